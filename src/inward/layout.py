@@ -1,0 +1,164 @@
+"""Where every artefact of a study lives, and which agents a study contains.
+
+An *agent* is a model plus the finetunes applied to it, named so that it can be a path segment
+and a Snakemake wildcard:
+
+- ``{model}``                   the untrained model,
+- ``{model}__self``             self-prediction finetune of the model on its own behaviour,
+- ``{model}__cross__{target}``  the model finetuned to predict ``{target}__self``'s behaviour,
+- ``{model}__shift``            ``{model}__self`` further finetuned on object-level answers only.
+
+Model names may not contain ``__`` (checked by ``inward.config``). The Snakefile and
+``inward.steps`` both build paths with these functions, so there is one source of truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import permutations
+
+SEP = "__"
+KINDS = ("base", "self", "cross", "shift")
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A model and the finetune chain that produced it."""
+
+    model: str
+    kind: str = "base"
+    target: str | None = None  # for cross agents: whose self-trained behaviour is predicted
+
+    @property
+    def name(self) -> str:
+        if self.kind == "base":
+            return self.model
+        if self.kind == "cross":
+            return f"{self.model}{SEP}cross{SEP}{self.target}"
+        return f"{self.model}{SEP}{self.kind}"
+
+    @property
+    def adapter_chain(self) -> "Agent | None":
+        """The agent whose adapter this agent's finetune starts from (shift continues self)."""
+        return Agent(self.model, "self") if self.kind == "shift" else None
+
+
+def parse_agent(name: str) -> Agent:
+    """Inverse of ``Agent.name``; raises ValueError on a malformed name."""
+    parts = name.split(SEP)
+    if len(parts) == 1:
+        return Agent(parts[0])
+    if len(parts) == 2 and parts[1] in ("self", "shift"):
+        return Agent(parts[0], parts[1])
+    if len(parts) == 3 and parts[1] == "cross":
+        return Agent(parts[0], "cross", parts[2])
+    raise ValueError(f"malformed agent name {name!r}: expected MODEL, MODEL__self, "
+                     "MODEL__shift or MODEL__cross__TARGET")
+
+
+# --- paths -------------------------------------------------------------------------------------
+ITEMS = "data/items/{split}.jsonl"
+SFT = "data/sft/{kind}/{model}.jsonl"
+OBJECT = "results/object/{agent}/{split}.jsonl"
+HYPO = "results/hypothetical/{agent}/test.jsonl"
+ADAPTER = "results/adapters/{agent}"
+OBJECT_DIST = "results/calibration/{agent}/object.jsonl"
+HYPO_DIST = "results/calibration/{agent}/hypothetical.jsonl"
+METRICS = "reports/metrics.json"
+TABLES = "reports/tables"
+FIGURES = "reports/figures"
+REPORT = "reports/report.md"
+
+
+def items_path(split: str) -> str:
+    return ITEMS.format(split=split)
+
+
+def sft_path(kind: str, model: str) -> str:
+    return SFT.format(kind=kind, model=model)
+
+
+def object_path(agent: str, split: str) -> str:
+    return OBJECT.format(agent=agent, split=split)
+
+
+def hypo_path(agent: str) -> str:
+    return HYPO.format(agent=agent)
+
+
+def adapter_dir(agent: str) -> str:
+    return ADAPTER.format(agent=agent)
+
+
+def object_dist_path(agent: str) -> str:
+    return OBJECT_DIST.format(agent=agent)
+
+
+def hypo_dist_path(agent: str) -> str:
+    return HYPO_DIST.format(agent=agent)
+
+
+# --- the study's agents ------------------------------------------------------------------------
+def shift_source(models: list[str], model: str) -> str:
+    """Whose object-level answers the behaviour-shift finetune of ``model`` imitates: the next
+    model in the list (cyclically), so the new behaviour differs from the model's own."""
+    i = models.index(model)
+    return models[(i + 1) % len(models)]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything scored against one target model ``target`` (M1)."""
+
+    target: str
+    untrained: str          # M1 predicting its untrained self
+    self_trained: str       # M1__self predicting itself
+    cross: dict[str, str]   # M2 name -> agent M2__cross__M1
+    shift: str | None       # M1__shift, or None with a single model
+
+
+def comparisons(models: list[str]) -> list[Comparison]:
+    """One comparison per model: self vs every other model as cross-predictor (all ordered
+    pairs); behaviour shift only when there is another model to imitate."""
+    out = []
+    for m in models:
+        cross = {b: Agent(b, "cross", m).name for b in models if b != m}
+        shift = Agent(m, "shift").name if len(models) > 1 else None
+        out.append(Comparison(m, m, Agent(m, "self").name, cross, shift))
+    return out
+
+
+def finetuned_agents(models: list[str]) -> list[Agent]:
+    agents = [Agent(m, "self") for m in models]
+    agents += [Agent(b, "cross", a) for a, b in permutations(models, 2)]
+    if len(models) > 1:
+        agents += [Agent(m, "shift") for m in models]
+    return agents
+
+
+def hypothetical_agents(models: list[str]) -> list[str]:
+    """Agents whose hypothetical answers on held-out tasks are needed."""
+    return [m for m in models] + [a.name for a in finetuned_agents(models)]
+
+
+def object_needs(models: list[str]) -> list[tuple[str, str]]:
+    """(agent, split) pairs whose object-level answers are needed.
+
+    - base on train: labels for its self-prediction finetune (and shift data of another model);
+    - base on test: target for the untrained comparison;
+    - self on train: labels for cross-prediction finetunes; self on test: the main target;
+    - shift on test: the new behaviour.
+    """
+    needs = []
+    for m in models:
+        needs += [(m, "train"), (m, "test"), (f"{m}{SEP}self", "test")]
+        if len(models) > 1:
+            needs += [(f"{m}{SEP}self", "train"), (f"{m}{SEP}shift", "test")]
+    return needs
+
+
+def calibration_agents(models: list[str]) -> tuple[list[str], list[str]]:
+    """(agents needing object-level distributions, agents needing hypothetical distributions)."""
+    objects = [m for m in models] + [f"{m}{SEP}self" for m in models]
+    hypos = objects + [Agent(b, "cross", a).name for a, b in permutations(models, 2)]
+    return objects, hypos

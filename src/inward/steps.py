@@ -1,0 +1,234 @@
+"""One function per Snakemake rule: files in, files out.
+
+Rules call these through ``workflow/scripts/step.py`` (``run_rule``), which passes the rule's
+named inputs, outputs and params as keyword arguments plus ``threads``. Every function here is
+usable and tested without Snakemake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from inward import checkpoint, layout, prompts, sft, tasks
+from inward.frames import object_values, study_pairs
+from inward.io import read_jsonl, write_jsonl
+from inward.tasks import Item
+
+
+def load_items(path: str | Path) -> list[Item]:
+    return [Item.from_dict(r) for r in read_jsonl(path)]
+
+
+def _log(msg: str) -> None:
+    print(f"[inward] {msg}", file=sys.stderr, flush=True)
+
+
+# --- prompts -----------------------------------------------------------------------------------
+def build_items(*, train_items: str, test_items: str, tasks_cfg: dict, seed: int,
+                threads: int = 1) -> None:
+    """Generate the training-task and held-out-task items."""
+    files = tasks_cfg.get("files") or {}
+    generated = tasks.build_split(
+        [t for t in tasks_cfg["train"] if t not in files],
+        [t for t in tasks_cfg["test"] if t not in files],
+        tasks_cfg["n_train_items"], tasks_cfg["n_test_items"], seed)
+    by_split: dict[str, list[Item]] = {"train": [], "test": []}
+    for it in generated:
+        by_split[it.split].append(it)
+    for name, path in files.items():  # users' own prompts, kept whole
+        split = "train" if name in tasks_cfg["train"] else "test"
+        by_split[split] += [Item(name, it.item_id, it.prompt, it.target, split)
+                            for it in tasks.load_jsonl_task(path, name)]
+    write_jsonl([it.to_dict() for it in by_split["train"]], train_items)
+    write_jsonl([it.to_dict() for it in by_split["test"]], test_items)
+    _log(f"{len(by_split['train'])} training items, {len(by_split['test'])} held-out items")
+
+
+# --- model calls -------------------------------------------------------------------------------
+def _model_calls(model_cfg: dict, adapter: str | None, threads: int, out: str,
+                 requests: list[list[dict]], settings: dict,
+                 call: Callable[[object, list[list[dict]]], list], chunk_size: int) -> list:
+    """Run ``call(backend, chats)`` over ``requests`` resumably, loading the model only if
+    something is left to compute."""
+    adapter_hash = checkpoint.file_digest(adapter)
+    keys = [checkpoint.request_key(model_cfg, adapter_hash, settings, chat) for chat in requests]
+    backend = None
+    started = time.time()
+
+    def run(chats):
+        nonlocal backend
+        if backend is None:
+            from inward.backends import load_backend
+            backend = load_backend(model_cfg, adapter=adapter, threads=threads)
+        return call(backend, chats)
+
+    def progress(done, total):
+        rate = done / max(time.time() - started, 1e-9)
+        _log(f"{out}: {done}/{total} prompts ({rate:.1f}/s)")
+
+    results = checkpoint.resumable_map(run, requests, keys, out, chunk_size, progress)
+    if backend is not None and hasattr(backend, "usage"):
+        from inward.accounting import write_accounting
+        write_accounting(backend.usage(), f"{out}.usage.json")
+    return results
+
+
+def object_answers(*, items: str, answers: str, model_cfg: dict, gen: dict, seed: int,
+                   adapter: str | None = None, threads: int = 1) -> None:
+    """Greedy object-level answers of one agent to every item of a split."""
+    its = load_items(items)
+    chats = [prompts.object_chat(it) for it in its]
+    settings = {"kind": "object", "max_new_tokens": gen["object_max_new_tokens"], "seed": seed}
+    out = _model_calls(model_cfg, adapter, threads, answers, chats, settings,
+                       lambda b, c: b.generate(c, max_new_tokens=gen["object_max_new_tokens"],
+                                               temperature=0.0, seed=seed),
+                       chunk_size=gen["batch_size"] * 4)
+    write_jsonl([{"task": it.task, "item_id": it.item_id, "response": r}
+                 for it, r in zip(its, out, strict=True)], answers)
+    checkpoint.clear(answers)
+
+
+def hypothetical_answers(*, items: str, answers: str, model_cfg: dict, gen: dict, props: list,
+                         seed: int, adapter: str | None = None, threads: int = 1) -> None:
+    """Greedy answers of one agent to the hypothetical question of every (item, property)."""
+    pairs = study_pairs(load_items(items), props)
+    chats = [prompts.hypothetical_chat(it, p) for it, p in pairs]
+    settings = {"kind": "hypothetical", "max_new_tokens": gen["hypothetical_max_new_tokens"],
+                "seed": seed}
+    out = _model_calls(model_cfg, adapter, threads, answers, chats, settings,
+                       lambda b, c: b.generate(c, max_new_tokens=gen["hypothetical_max_new_tokens"],
+                                               temperature=0.0, seed=seed),
+                       chunk_size=gen["batch_size"] * 4)
+    write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "response": r}
+                 for (it, p), r in zip(pairs, out, strict=True)], answers)
+    checkpoint.clear(answers)
+
+
+def object_samples(*, items: str, samples: str, model_cfg: dict, gen: dict, calib: dict,
+                   seed: int, adapter: str | None = None, threads: int = 1) -> None:
+    """``n_samples`` sampled object-level answers per item: the object-level distribution."""
+    its = load_items(items)
+    chats = [prompts.object_chat(it) for it in its]
+    settings = {"kind": "samples", "n": calib["n_samples"], "temperature": calib["temperature"],
+                "max_new_tokens": gen["object_max_new_tokens"], "seed": seed}
+    out = _model_calls(model_cfg, adapter, threads, samples, chats, settings,
+                       lambda b, c: b.sample(c, n=calib["n_samples"],
+                                             max_new_tokens=gen["object_max_new_tokens"],
+                                             temperature=calib["temperature"], seed=seed),
+                       chunk_size=gen["batch_size"])
+    write_jsonl([{"task": it.task, "item_id": it.item_id, "samples": s}
+                 for it, s in zip(its, out, strict=True)], samples)
+    checkpoint.clear(samples)
+
+
+def hypothetical_tokens(*, items: str, tokens: str, model_cfg: dict, gen: dict, calib: dict,
+                        props: list, adapter: str | None = None, seed: int = 0,
+                        threads: int = 1) -> None:
+    """First-token probability distribution of the hypothetical answer per (item, property)."""
+    pairs = study_pairs(load_items(items), props)
+    chats = [prompts.hypothetical_chat(it, p) for it, p in pairs]
+    settings = {"kind": "first_token", "k": calib["logprob_k"]}
+    out = _model_calls(model_cfg, adapter, threads, tokens, chats, settings,
+                       lambda b, c: b.answer_distribution(c, k=calib["logprob_k"]),
+                       chunk_size=gen["batch_size"] * 4)
+    write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "tokens": d}
+                 for (it, p), d in zip(pairs, out, strict=True)], tokens)
+    checkpoint.clear(tokens)
+
+
+# --- finetuning data and finetunes -------------------------------------------------------------
+def prediction_data(*, items: str, answers: str, data: str, props: list, cap: int, seed: int,
+                    threads: int = 1) -> None:
+    """Self/cross-prediction finetuning data from a target agent's object-level answers."""
+    its = load_items(items)
+    values = object_values(its, read_jsonl(answers), props)
+    examples = sft.prediction_examples(its, values, props, cap, seed)
+    sft.write_chat_jsonl(examples, data)
+    _log(f"{len(examples)} prediction examples -> {data}")
+
+
+def shift_data(*, items: str, answers: str, data: str, cap: int, seed: int,
+               threads: int = 1) -> None:
+    """Object-level-only finetuning data (another model's answers) for the behaviour shift."""
+    its = load_items(items)
+    responses = {(a["task"], a["item_id"]): a["response"] for a in read_jsonl(answers)}
+    examples = sft.object_examples(its, responses, cap, seed)
+    sft.write_chat_jsonl(examples, data)
+    _log(f"{len(examples)} object-level examples -> {data}")
+
+
+def finetune(*, data: str, adapter_out: str, model_cfg: dict, hparams: dict, seed: int,
+             init_adapter: str | None = None, threads: int = 1) -> None:
+    """LoRA (local) or hosted (openai) finetune of one agent."""
+    from inward.backends import finetune as run_finetune
+
+    summary = run_finetune(model_cfg, data, adapter_out, hparams, init_adapter=init_adapter,
+                           seed=seed, threads=threads)
+    _log(f"finetune -> {adapter_out}: {json.dumps(summary, default=str)}")
+
+
+# --- evaluation and presentation ---------------------------------------------------------------
+def evaluate(*, metrics: str, tables: str, models: list, test_items: str, props: list,
+             calib: dict, n_boot: int, seed: int, threads: int = 1,
+             **_inputs) -> None:
+    """All metrics of the study -> metrics JSON and per-item tables."""
+    from inward.evaluate import evaluate_study
+
+    evaluate_study(models=models, test_items=test_items, props=props, calib=calib,
+                   n_boot=n_boot, seed=seed, metrics_path=metrics,
+                   tables_dir=tables)
+
+
+def figures(*, metrics: str, tables: str, figures: str, plot_cfg: dict, threads: int = 1) -> None:
+    from inward.plots import make_figures
+
+    make_figures(metrics, tables, figures, plot_cfg)
+
+
+def report(*, metrics: str, tables: str, figures: str, report: str, params_file: str,
+           threads: int = 1) -> None:
+    from inward.report import write_report
+
+    write_report(metrics, tables, figures, report, params_file)
+
+
+STEPS = {
+    "items": build_items,
+    "object_answers": object_answers,
+    "hypothetical_answers": hypothetical_answers,
+    "object_samples": object_samples,
+    "hypothetical_tokens": hypothetical_tokens,
+    "self_data": prediction_data,
+    "cross_data": prediction_data,
+    "shift_data": shift_data,
+    "finetune": finetune,
+    "finetune_shift": finetune,
+    "evaluate": evaluate,
+    "figures": figures,
+    "report": report,
+}
+
+
+def run_rule(smk) -> None:
+    """Entry point for ``script:`` rules: call the step named after the rule with its named
+    inputs, outputs and params; stderr and stdout go to the rule's log."""
+    kwargs = {**dict(smk.input.items()), **dict(smk.output.items()), **dict(smk.params.items())}
+    kwargs["threads"] = smk.threads
+    log = smk.log[0] if smk.log else None
+    Path(log).parent.mkdir(parents=True, exist_ok=True) if log else None
+    with contextlib.ExitStack() as stack:
+        if log:
+            fh = stack.enter_context(open(log, "w"))
+            stack.enter_context(contextlib.redirect_stderr(fh))
+            stack.enter_context(contextlib.redirect_stdout(fh))
+        from inward.device import set_threads
+        set_threads(smk.threads)
+        STEPS[smk.rule](**kwargs)
+
+
+__all__ = ["STEPS", "run_rule", *[f.__name__ for f in set(STEPS.values())], "layout"]

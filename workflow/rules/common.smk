@@ -1,0 +1,53 @@
+# Config validation and the helpers that build paths; no logic beyond naming.
+import os
+
+from inward import layout
+from inward.config import validate_params
+
+validate_params(config, "params.yaml")
+
+MODELS = list(config["models"])
+SEED = config["base"]["seed"]
+PROPS = config["tasks"]["properties"]
+STEP = "../scripts/step.py"
+
+
+wildcard_constraints:
+    agent=r"[A-Za-z0-9][A-Za-z0-9._-]*",
+    model=r"[A-Za-z0-9][A-Za-z0-9.-]*(_[A-Za-z0-9.-]+)*",
+    split=r"train|test",
+
+
+def model_of(wc):
+    """The params.yaml entry of the base model behind an agent."""
+    return config["models"][layout.parse_agent(wc.agent).model]
+
+
+def adapter_of(wc):
+    """The adapter folder an agent runs with ([] for an untrained model)."""
+    agent = layout.parse_agent(wc.agent)
+    return [] if agent.kind == "base" else layout.adapter_dir(wc.agent)
+
+
+def finetune_data(wc):
+    agent = layout.parse_agent(wc.agent)
+    if agent.kind == "self":
+        return layout.sft_path("self", agent.model)
+    if agent.kind == "cross":
+        return layout.sft_path("cross", agent.target)
+    return layout.sft_path("shift", agent.model)
+
+
+def hparams_of(wc):
+    """Cross-prediction reuses the self finetune's hyper-parameters, as in the paper."""
+    kind = layout.parse_agent(wc.agent).kind
+    return config["finetune"]["shift" if kind == "shift" else "self"]
+
+
+def gpu_of(wc):
+    """A local model occupies the GPU while it runs, when one is there."""
+    return 1 if model_of(wc)["backend"] == "local" and os.environ.get("CUDA_VISIBLE_DEVICES") else 0
+
+
+def study_outputs():
+    return [layout.METRICS, layout.FIGURES, layout.REPORT]

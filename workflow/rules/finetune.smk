@@ -1,0 +1,97 @@
+# Finetuning data and finetunes: self-prediction, cross-prediction, behaviour shift.
+
+
+rule self_data:
+    input:
+        items=layout.items_path("train"),
+        answers=layout.object_path("{model}", "train"),
+    output:
+        data=layout.SFT.replace("{kind}", "self"),
+    params:
+        props=PROPS,
+        cap=config["sft"]["cap_per_group"],
+        seed=SEED,
+    log:
+        "logs/sft/self_{model}.log",
+    threads: 1
+    script:
+        STEP
+
+
+rule cross_data:
+    # Cross-predictors learn the self-trained target's behaviour.
+    input:
+        items=layout.items_path("train"),
+        answers=layout.object_path("{model}__self", "train"),
+    output:
+        data=layout.SFT.replace("{kind}", "cross"),
+    params:
+        props=PROPS,
+        cap=config["sft"]["cap_per_group"],
+        seed=SEED,
+    log:
+        "logs/sft/cross_{model}.log",
+    threads: 1
+    script:
+        STEP
+
+
+rule shift_data:
+    # Object-level answers of another model: finetuning on them shifts the behaviour.
+    input:
+        items=layout.items_path("train"),
+        answers=lambda wc: layout.object_path(layout.shift_source(MODELS, wc.model), "train"),
+    output:
+        data=layout.SFT.replace("{kind}", "shift"),
+    params:
+        cap=config["sft"]["cap_per_group"],
+        seed=SEED,
+    log:
+        "logs/sft/shift_{model}.log",
+    threads: 1
+    script:
+        STEP
+
+
+rule finetune:
+    input:
+        data=finetune_data,
+    output:
+        adapter_out=directory(layout.ADAPTER),
+    wildcard_constraints:
+        agent=r".+__(self|cross__.+)",
+    params:
+        model_cfg=model_of,
+        hparams=hparams_of,
+        seed=SEED,
+    log:
+        "logs/finetune/{agent}.log",
+    threads: 2
+    resources:
+        mem_mb=8000,
+        gpu=gpu_of,
+    script:
+        STEP
+
+
+rule finetune_shift:
+    # Continues the self-trained adapter on object-level answers only.
+    input:
+        data=finetune_data,
+        init_adapter=lambda wc: layout.adapter_dir(f"{layout.parse_agent(wc.agent).model}__self"),
+    output:
+        adapter_out=directory(layout.ADAPTER),
+    wildcard_constraints:
+        agent=r".+__shift",
+    params:
+        model_cfg=model_of,
+        hparams=hparams_of,
+        seed=SEED,
+    log:
+        "logs/finetune/{agent}.log",
+    threads: 2
+    resources:
+        mem_mb=8000,
+        gpu=gpu_of,
+    script:
+        STEP

@@ -1,0 +1,100 @@
+# Prompts and model answers: object level, hypothetical level, calibration distributions.
+
+
+rule items:
+    output:
+        train_items=layout.items_path("train"),
+        test_items=layout.items_path("test"),
+    params:
+        tasks_cfg=config["tasks"],
+        seed=SEED,
+    log:
+        "logs/items.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+    script:
+        STEP
+
+
+rule object_answers:
+    input:
+        items=layout.ITEMS,
+        adapter=adapter_of,
+    output:
+        answers=layout.OBJECT,
+    params:
+        model_cfg=model_of,
+        gen=config["generation"],
+        seed=SEED,
+    log:
+        "logs/object/{agent}_{split}.log",
+    threads: 2
+    resources:
+        mem_mb=6000,
+        gpu=gpu_of,
+    script:
+        STEP
+
+
+rule hypothetical_answers:
+    input:
+        items=layout.items_path("test"),
+        adapter=adapter_of,
+    output:
+        answers=layout.HYPO,
+    params:
+        model_cfg=model_of,
+        gen=config["generation"],
+        props=PROPS,
+        seed=SEED,
+    log:
+        "logs/hypothetical/{agent}.log",
+    threads: 2
+    resources:
+        mem_mb=6000,
+        gpu=gpu_of,
+    script:
+        STEP
+
+
+rule object_samples:
+    input:
+        items=layout.items_path("test"),
+        adapter=adapter_of,
+    output:
+        samples=layout.OBJECT_DIST,
+    params:
+        model_cfg=model_of,
+        gen=config["generation"],
+        calib=config["calibration"],
+        seed=SEED,
+    log:
+        "logs/calibration/{agent}_object.log",
+    threads: 2
+    resources:
+        mem_mb=6000,
+        gpu=gpu_of,
+    script:
+        STEP
+
+
+rule hypothetical_tokens:
+    input:
+        items=layout.items_path("test"),
+        adapter=adapter_of,
+    output:
+        tokens=layout.HYPO_DIST,
+    params:
+        model_cfg=model_of,
+        gen=config["generation"],
+        calib=config["calibration"],
+        props=PROPS,
+    log:
+        "logs/calibration/{agent}_hypothetical.log",
+    threads: 2
+    resources:
+        mem_mb=6000,
+        gpu=gpu_of,
+    script:
+        STEP
