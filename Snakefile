@@ -18,3 +18,11 @@ rule all:
     input:
         study_outputs(),
     default_target: True
+
+
+onsuccess:
+    # After a plain `snakemake` run, record the outputs in dvc.lock so `dvc status` agrees.
+    # Under `dvc repro` (DVC_STAGE is set) DVC records them itself.
+    if (not os.environ.get("DVC_STAGE") and os.path.isdir(".dvc")
+            and all(os.path.exists(p) for p in study_outputs())):
+        shell("dvc commit --force --quiet study || echo 'dvc commit failed: run it by hand' >&2")

@@ -1,0 +1,80 @@
+"""``inward``: the command line of the study.
+
+- ``inward check-params [FILE]``   validate params.yaml and say what is wrong;
+- ``inward run [-c N] [SNAKEMAKE ARGS]``  validate, then run the DAG with Snakemake;
+- ``inward restore``               after ``dvc checkout``/``dvc pull``: mark outputs up to date for
+                                   Snakemake so it does not redo restored work;
+- ``inward serve ...``             OpenAI-compatible server over the local models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from inward.config import ParamsError, load_params
+
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+
+
+def _env() -> dict:
+    return {**os.environ, **OFFLINE_ENV}
+
+
+def cmd_check(args) -> int:
+    try:
+        load_params(args.params)
+    except ParamsError as err:
+        print(err, file=sys.stderr)
+        return 2
+    print(f"{args.params}: ok")
+    return 0
+
+
+def cmd_run(args, extra: list[str]) -> int:
+    if cmd_check(args):
+        return 2
+    return subprocess.call(["snakemake", "--cores", str(args.cores), *extra], env=_env())
+
+
+def cmd_restore(args) -> int:
+    """Restored files get fresh mtimes in arbitrary order; --touch makes Snakemake accept them."""
+    if not args.no_checkout:
+        rc = subprocess.call(["dvc", "checkout"], env=_env())
+        if rc:
+            return rc
+    return subprocess.call(["snakemake", "--cores", "1", "--touch", "--quiet", "all"], env=_env())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="inward", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check-params", help="validate params.yaml")
+    p.add_argument("params", nargs="?", default="params.yaml")
+    p = sub.add_parser("run", help="validate params, then run the study with Snakemake")
+    p.add_argument("-c", "--cores", default="all")
+    p.add_argument("--params", default="params.yaml")
+    p = sub.add_parser("restore", help="dvc checkout, then mark outputs current for Snakemake")
+    p.add_argument("--no-checkout", action="store_true", help="only touch (after dvc pull)")
+    try:
+        from inward.cli_serve import add_serve_parser
+        add_serve_parser(sub)
+    except ImportError:  # server extras missing
+        pass
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "run":
+        return cmd_run(args, extra)
+    if extra:
+        parser.error(f"unrecognised arguments: {' '.join(extra)}")
+    if args.command == "check-params":
+        return cmd_check(args)
+    if args.command == "restore":
+        return cmd_restore(args)
+    from inward.cli_serve import run_serve
+    return run_serve(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
