@@ -1,0 +1,46 @@
+import pytest
+
+from inward import layout
+from inward.layout import Agent, parse_agent
+
+
+@pytest.mark.parametrize("agent", [Agent("m1"), Agent("m1", "self"), Agent("m1", "shift"),
+                                   Agent("m2", "cross", "m1"), Agent("smol-v2.1", "self")])
+def test_agent_names_round_trip(agent):
+    assert parse_agent(agent.name) == agent
+
+
+@pytest.mark.parametrize("bad", ["m1__bogus", "m1__cross", "m1__self__x", "a__b__c__d"])
+def test_malformed_agent_names_are_rejected(bad):
+    with pytest.raises(ValueError, match="malformed agent name"):
+        parse_agent(bad)
+
+
+def test_two_models_give_all_ordered_pairs():
+    comps = {c.target: c for c in layout.comparisons(["a", "b"])}
+    assert comps["a"].cross == {"b": "b__cross__a"}
+    assert comps["b"].cross == {"a": "a__cross__b"}
+    assert comps["a"].self_trained == "a__self" and comps["a"].shift == "a__shift"
+    names = {a.name for a in layout.finetuned_agents(["a", "b"])}
+    assert names == {"a__self", "b__self", "b__cross__a", "a__cross__b", "a__shift", "b__shift"}
+
+
+def test_three_models_give_six_cross_agents():
+    agents = [a for a in layout.finetuned_agents(["a", "b", "c"]) if a.kind == "cross"]
+    assert len(agents) == 6
+
+
+def test_single_model_has_no_cross_or_shift():
+    (comp,) = layout.comparisons(["a"])
+    assert comp.cross == {} and comp.shift is None
+    assert layout.object_needs(["a"]) == [("a", "train"), ("a", "test"), ("a__self", "test")]
+
+
+def test_shift_imitates_the_next_model_cyclically():
+    assert layout.shift_source(["a", "b", "c"], "a") == "b"
+    assert layout.shift_source(["a", "b", "c"], "c") == "a"
+
+
+def test_shift_agent_continues_the_self_adapter():
+    assert Agent("a", "shift").adapter_chain == Agent("a", "self")
+    assert Agent("a", "self").adapter_chain is None
