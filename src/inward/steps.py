@@ -29,24 +29,25 @@ def _log(msg: str) -> None:
 
 
 # --- prompts -----------------------------------------------------------------------------------
-def build_items(*, train_items: str, test_items: str, tasks_cfg: dict, seed: int,
-                threads: int = 1) -> None:
-    """Generate the training-task and held-out-task items."""
-    files = tasks_cfg.get("files") or {}
-    generated = tasks.build_split(
-        [t for t in tasks_cfg["train"] if t not in files],
-        [t for t in tasks_cfg["test"] if t not in files],
-        tasks_cfg["n_train_items"], tasks_cfg["n_test_items"], seed)
-    by_split: dict[str, list[Item]] = {"train": [], "test": []}
-    for it in generated:
-        by_split[it.split].append(it)
-    for name, path in files.items():  # users' own prompts, kept whole
-        split = "train" if name in tasks_cfg["train"] else "test"
-        by_split[split] += [Item(name, it.item_id, it.prompt, it.target, split)
-                            for it in tasks.load_jsonl_task(path, name)]
-    write_jsonl([it.to_dict() for it in by_split["train"]], train_items)
-    write_jsonl([it.to_dict() for it in by_split["test"]], test_items)
-    _log(f"{len(by_split['train'])} training items, {len(by_split['test'])} held-out items")
+def build_items(*, items: str, split: str, task_names: list, n_items: int, seed: int,
+                files: dict | None = None, threads: int = 1) -> None:
+    """Generate the items of one split: training tasks (``train``) or held-out tasks (``test``).
+
+    Each split is its own rule so that changing, say, the number of held-out items does not
+    touch the training items and the finetunes built on them.
+    """
+    files = files or {}
+    generated = [t for t in task_names if t not in files]
+    if split == "train":
+        its = tasks.build_split(generated, [], n_items, 0, seed)
+    else:
+        its = tasks.build_split([], generated, 0, n_items, seed)
+    for name in task_names:  # users' own prompts, kept whole
+        if name in files:
+            its += [Item(name, it.item_id, it.prompt, it.target, split)
+                    for it in tasks.load_jsonl_task(files[name], name)]
+    write_jsonl([it.to_dict() for it in its], items)
+    _log(f"{len(its)} {split} items -> {items}")
 
 
 # --- model calls -------------------------------------------------------------------------------
@@ -218,6 +219,8 @@ def run_rule(smk) -> None:
     """Entry point for ``script:`` rules: call the step named after the rule with its named
     inputs, outputs and params; stderr and stdout go to the rule's log."""
     kwargs = {**dict(smk.input.items()), **dict(smk.output.items()), **dict(smk.params.items())}
+    # an optional input given as [] (e.g. no adapter for an untrained model) means None
+    kwargs = {k: (None if isinstance(v, list) and not v else v) for k, v in kwargs.items()}
     kwargs["threads"] = smk.threads
     log = smk.log[0] if smk.log else None
     Path(log).parent.mkdir(parents=True, exist_ok=True) if log else None

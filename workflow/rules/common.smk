@@ -49,5 +49,28 @@ def gpu_of(wc):
     return 1 if model_of(wc)["backend"] == "local" and os.environ.get("CUDA_VISIBLE_DEVICES") else 0
 
 
+def split_tasks(wc):
+    return config["tasks"][wc.split]
+
+
+def split_size(wc):
+    return config["tasks"][f"n_{wc.split}_items"]
+
+
+def split_files(wc):
+    """User task files (name -> JSONL path) belonging to this split."""
+    files = config["tasks"].get("files") or {}
+    return {k: v for k, v in files.items() if k in config["tasks"][wc.split]}
+
+
+def shift_source_answers(wc):
+    """Training-task answers of the model whose behaviour the shift finetune imitates."""
+    return layout.object_path(layout.shift_source(MODELS, wc.model), "train")
+
+
+def self_adapter_of(wc):
+    return layout.adapter_dir(layout.Agent(layout.parse_agent(wc.agent).model, "self").name)
+
+
 def study_outputs():
     return [layout.METRICS, layout.FIGURES, layout.REPORT]

@@ -40,7 +40,7 @@ rule shift_data:
     # Object-level answers of another model: finetuning on them shifts the behaviour.
     input:
         items=layout.items_path("train"),
-        answers=lambda wc: layout.object_path(layout.shift_source(MODELS, wc.model), "train"),
+        answers=shift_source_answers,
     output:
         data=layout.SFT.replace("{kind}", "shift"),
     params:
@@ -78,7 +78,7 @@ rule finetune_shift:
     # Continues the self-trained adapter on object-level answers only.
     input:
         data=finetune_data,
-        init_adapter=lambda wc: layout.adapter_dir(f"{layout.parse_agent(wc.agent).model}__self"),
+        init_adapter=self_adapter_of,
     output:
         adapter_out=directory(layout.ADAPTER),
     wildcard_constraints:

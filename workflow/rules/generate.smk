@@ -3,13 +3,15 @@
 
 rule items:
     output:
-        train_items=layout.items_path("train"),
-        test_items=layout.items_path("test"),
+        items=layout.ITEMS,
     params:
-        tasks_cfg=config["tasks"],
+        split="{split}",
+        task_names=split_tasks,
+        n_items=split_size,
+        files=split_files,
         seed=SEED,
     log:
-        "logs/items.log",
+        "logs/items_{split}.log",
     threads: 1
     resources:
         mem_mb=500,
