@@ -1,0 +1,96 @@
+"""Finetuning examples in OpenAI chat format: ``{"messages": [user, assistant]}`` per line.
+
+* prediction examples (self / cross training): the user turn is the hypothetical prompt, the
+  assistant turn is the target model's object-level property value (already cleaned by
+  ``properties.extract``, so it is exactly what ``normalise_prediction`` would return);
+* object examples (behaviour-shift finetune): the user turn is the object-level prompt and the
+  assistant turn is the model's raw answer with only surrounding whitespace stripped, so the
+  behaviour is learned as it was produced.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import polars as pl
+
+from inward import compliance, io
+from inward import properties as _props
+from inward.prompts import hypothetical_chat, object_chat
+from inward.tasks import Item
+
+
+def _example(user: str, assistant: str) -> dict:
+    return {"messages": [{"role": "user", "content": user},
+                         {"role": "assistant", "content": assistant}]}
+
+
+def _capped(groups: dict[tuple, list[dict]], cap: int, seed: int) -> list[dict]:
+    """Dedupe each group, shuffle it with a seed, keep ``cap``; then shuffle all together."""
+    out = []
+    for key in sorted(groups):
+        unique = list({(e["messages"][0]["content"], e["messages"][1]["content"]): e
+                       for e in groups[key]}.values())
+        random.Random(f"inward-sft:{seed}:{key}").shuffle(unique)
+        out += unique[:cap]
+    random.Random(f"inward-sft:{seed}").shuffle(out)
+    return out
+
+
+def prediction_examples(items: Iterable[Item], object_values: pl.DataFrame,
+                        properties: list[str], cap_per_group: int, seed: int) -> list[dict]:
+    """Hypothetical-question examples labelled with a model's own object-level values.
+
+    ``object_values`` is an object-level property frame (task, item_id, property, value).
+    Null values (undefined or non-compliant) are skipped; properties that do not apply to an
+    item's task are skipped; at most ``cap_per_group`` examples per (task, property).
+    """
+    for name in properties:
+        _props.get_property(name)
+    values = {(t, i, p): v for t, i, p, v in
+              object_values.select(["task", "item_id", "property", "value"]).iter_rows()}
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for item in items:
+        for prop in properties:
+            value = values.get((item.task, item.item_id, prop))
+            if value is None or not _props.applicable(item.task, prop):
+                continue
+            groups[(item.task, prop)].append(
+                _example(hypothetical_chat(item, prop)[0]["content"], value))
+    return _capped(groups, cap_per_group, seed)
+
+
+def object_examples(items: Iterable[Item], responses: Iterable[dict] | Mapping,
+                    cap: int, seed: int) -> list[dict]:
+    """Object-level examples (prompt -> raw stripped answer) for the behaviour-shift finetune.
+
+    ``responses`` is a list of answer records ``{"task", "item_id", "response"}`` or a mapping
+    (task, item_id) -> response. Missing and non-compliant answers are skipped; at most
+    ``cap`` examples per task.
+    """
+    if isinstance(responses, Mapping):
+        by_key = dict(responses)
+    else:
+        by_key = {(r["task"], r["item_id"]): r.get("response") for r in responses}
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for item in items:
+        response = by_key.get((item.task, item.item_id))
+        if response is None or not compliance.object_compliant(response):
+            continue
+        groups[(item.task,)].append(_example(object_chat(item)[0]["content"], response.strip()))
+    return _capped(groups, cap, seed)
+
+
+def write_chat_jsonl(examples: Iterable[dict], path: str | Path) -> Path:
+    """Write examples as OpenAI chat finetuning JSONL (atomically); checks their shape."""
+    examples = list(examples)
+    for n, ex in enumerate(examples):
+        msgs = ex.get("messages") if isinstance(ex, dict) else None
+        if not msgs or any(not isinstance(m, dict) or m.get("role") not in
+                           ("system", "user", "assistant") or not isinstance(m.get("content"), str)
+                           for m in msgs) or msgs[-1]["role"] != "assistant":
+            raise ValueError(f"example {n} is not a chat example ending with an assistant turn")
+    return io.write_jsonl(examples, path)
