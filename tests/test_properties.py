@@ -5,8 +5,15 @@ import sys
 
 import pytest
 
-from inward.properties import (PROPERTIES, applicable, clean, extract, normalise_prediction,
-                               option_letter, words)
+from inward.properties import (
+    PROPERTIES,
+    applicable,
+    clean,
+    extract,
+    normalise_prediction,
+    option_letter,
+    words,
+)
 
 
 @pytest.mark.parametrize("raw, cleaned", [
@@ -163,7 +170,7 @@ def test_property_metadata():
 
 
 def test_command_line_example():
-    out = subprocess.run([sys.executable, "-c", "from inward.properties import extract; "
-                          "print(extract('second_character', 'Hello'))"],
+    code = "from inward.properties import extract; print(extract('second_character', 'Hello'))"
+    out = subprocess.run([sys.executable, "-c", code],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "e"

@@ -34,6 +34,6 @@ def object_compliant(response: str | None) -> bool:
     return bool(text) and not any(text.startswith(m) for m in REFUSAL_MARKERS)
 
 
-def hypothetical_compliant(property: str, answer: str | None) -> bool:  # noqa: A002
+def hypothetical_compliant(property: str, answer: str | None) -> bool:
     """True if the hypothetical answer can be read as a value of ``property``."""
     return properties.normalise_prediction(property, answer) is not None

@@ -25,7 +25,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
             except json.JSONDecodeError as err:
                 raise ValueError(f"{path}:{lineno}: invalid JSON ({err.msg})") from None
             if not isinstance(row, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object, "
+                raise ValueError(f"{path}:{lineno}: expected a JSON object, "  # noqa: TRY004
                                  f"got {type(row).__name__}")
             rows.append(row)
     return rows

@@ -49,7 +49,7 @@ def _bootstrap(correct: np.ndarray, n_boot: int, seed: int) -> tuple[float | Non
 def _score(correct: np.ndarray, n_boot: int, seed: int) -> dict:
     lo, hi = _bootstrap(correct.astype(float), n_boot, seed)
     acc = float(correct.mean()) if len(correct) else None
-    return {"accuracy": acc, "ci_low": lo, "ci_high": hi, "n": int(len(correct))}
+    return {"accuracy": acc, "ci_low": lo, "ci_high": hi, "n": len(correct)}
 
 
 def _joined(pred: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
@@ -153,8 +153,8 @@ def calibration_mad(object_dists: pl.DataFrame, hypo_dists: pl.DataFrame, n_bins
     probability and cut into ``n_bins`` equal-count bins; MAD = 100 x mean over bins of
     |mean object prob - mean hypothetical prob|. Returns {"mad", "n_pairs", "bins": [...]}.
     """
-    for frame, what in ((object_dists, "object distribution"), (hypo_dists, "hypothetical "
-                                                                "distribution")):
+    for frame, what in ((object_dists, "object distribution"),
+                        (hypo_dists, "hypothetical distribution")):
         _need(frame, [*KEY, "values", "probs"], what)
     hypo = {tuple(r[:3]): dict(zip(r[3], r[4]))
             for r in hypo_dists.select([*KEY, "values", "probs"]).iter_rows()}
@@ -173,7 +173,7 @@ def calibration_mad(object_dists: pl.DataFrame, hypo_dists: pl.DataFrame, n_bins
     bins = []
     for idx in np.array_split(order, min(n_bins, len(order))):
         bins.append({"hypo_mean": float(hyp[idx].mean()), "object_mean": float(obj[idx].mean()),
-                     "n": int(len(idx))})
+                     "n": len(idx)})
     mad = 100 * float(np.mean([abs(b["object_mean"] - b["hypo_mean"]) for b in bins]))
     return {"mad": mad, "n_pairs": len(obj_p), "bins": bins}
 

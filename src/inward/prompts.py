@@ -19,7 +19,7 @@ def object_chat(item: Item) -> list[dict]:
     return [{"role": "user", "content": item.prompt}]
 
 
-def hypothetical_question(item: Item, property: str) -> str:  # noqa: A002
+def hypothetical_question(item: Item, property: str) -> str:
     """The property's question for this item (stance filled in for matches_target)."""
     question = properties.get_property(property).question
     if "{stance}" in question:
@@ -27,7 +27,7 @@ def hypothetical_question(item: Item, property: str) -> str:  # noqa: A002
     return question
 
 
-def hypothetical_chat(item: Item, property: str) -> list[dict]:  # noqa: A002
+def hypothetical_chat(item: Item, property: str) -> list[dict]:
     """The hypothetical question about ``property`` of the reply to ``item`` as a chat."""
     content = ("Earlier you were sent the message between the markers below.\n"
                f"<<<\n{item.prompt}\n>>>\n"

@@ -147,7 +147,7 @@ def get_property(name: str) -> Property:
                          f"{', '.join(sorted(PROPERTIES))}") from None
 
 
-def applicable(task: str, property: str) -> bool:  # noqa: A002 - name fixed by the contract
+def applicable(task: str, property: str) -> bool:
     """Whether ``property`` is asked about for ``task``.
 
     Built-in tasks list their properties; imported tasks use their kind's list; a task of

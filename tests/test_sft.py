@@ -1,0 +1,86 @@
+"""Finetuning examples and the chat JSONL writer."""
+
+import json
+
+import polars as pl
+import pytest
+
+from inward import io
+from inward.prompts import hypothetical_chat, object_chat
+from inward.sft import object_examples, prediction_examples, write_chat_jsonl
+from inward.tasks import Item, generate_items
+
+ANIMALS = generate_items("animals", 30, 0)
+MYOPIC = generate_items("myopic_reward", 2, 0)
+
+
+def frame(rows):
+    return pl.DataFrame(rows, schema={"task": pl.Utf8, "item_id": pl.Utf8, "property": pl.Utf8,
+                                      "value": pl.Utf8}, orient="row")
+
+
+def test_prediction_examples_content():
+    a0, a1, m0 = ANIMALS[0], ANIMALS[1], MYOPIC[0]
+    values = frame([("animals", a0.item_id, "first_word", "cat"),
+                    ("animals", a0.item_id, "second_character", "a"),
+                    ("animals", a1.item_id, "first_word", None),           # skipped: null
+                    ("animals", a0.item_id, "matches_target", "true"),     # not applicable
+                    ("myopic_reward", m0.item_id, "matches_target", "false")])
+    props = ["first_word", "second_character", "matches_target"]
+    ex = prediction_examples([a0, a1, m0, a0], values, props, cap_per_group=10, seed=0)
+    got = {(e["messages"][0]["content"], e["messages"][1]["content"]) for e in ex}
+    assert len(ex) == 3  # the repeated a0 is de-duplicated
+    assert got == {(hypothetical_chat(a0, "first_word")[0]["content"], "cat"),
+                   (hypothetical_chat(a0, "second_character")[0]["content"], "a"),
+                   (hypothetical_chat(m0, "matches_target")[0]["content"], "false")}
+    assert all([m["role"] for m in e["messages"]] == ["user", "assistant"] for e in ex)
+
+
+def test_prediction_examples_cap_and_seed():
+    values = frame([("animals", it.item_id, p, "x") for it in ANIMALS
+                    for p in ("first_word", "second_word")])
+    ex = prediction_examples(ANIMALS, values, ["first_word", "second_word"], 5, seed=0)
+    assert len(ex) == 10  # 5 per (task, property)
+    assert ex == prediction_examples(ANIMALS, values, ["first_word", "second_word"], 5, seed=0)
+    assert ex != prediction_examples(ANIMALS, values, ["first_word", "second_word"], 5, seed=1)
+    with pytest.raises(ValueError, match="allowed"):
+        prediction_examples(ANIMALS, values, ["bogus"], 5, 0)
+
+
+def test_object_examples():
+    a0, a1, a2, a3 = ANIMALS[:4]
+    answers = [{"task": "animals", "item_id": a0.item_id, "response": "  cat dog \n"},
+               {"task": "animals", "item_id": a1.item_id, "response": "I'm sorry, I can't."},
+               {"task": "animals", "item_id": a2.item_id, "response": ""}]
+    ex = object_examples([a0, a1, a2, a3], answers, cap=10, seed=0)
+    assert ex == [{"messages": [{"role": "user", "content": object_chat(a0)[0]["content"]},
+                                {"role": "assistant", "content": "cat dog"}]}]
+    mapping = {("animals", it.item_id): f"ant {i}" for i, it in enumerate(ANIMALS)}
+    capped = object_examples(ANIMALS, mapping, cap=7, seed=0)
+    assert len(capped) == 7 and capped == object_examples(ANIMALS, mapping, cap=7, seed=0)
+
+
+def test_write_chat_jsonl(tmp_path):
+    ex = object_examples(ANIMALS[:3], {("animals", it.item_id): "é ant" for it in ANIMALS},
+                         cap=5, seed=0)
+    path = write_chat_jsonl(ex, tmp_path / "sub" / "data.jsonl")
+    assert io.read_jsonl(path) == ex
+    assert "é ant" in path.read_text(encoding="utf-8")  # UTF-8, not escaped
+    assert sorted(p.name for p in path.parent.iterdir()) == ["data.jsonl"]  # no temp files
+    with pytest.raises(ValueError, match="example 0"):
+        write_chat_jsonl([{"messages": [{"role": "user", "content": "hi"}]}], tmp_path / "x")
+
+
+def test_read_jsonl_errors(tmp_path):
+    f = tmp_path / "r.jsonl"
+    f.write_text('{"a": 1}\n\n{oops\n')
+    with pytest.raises(ValueError, match=r"r\.jsonl:3: invalid JSON"):
+        io.read_jsonl(f)
+    f.write_text(json.dumps([1]) + "\n")
+    with pytest.raises(ValueError, match=r"r\.jsonl:1: expected a JSON object"):
+        io.read_jsonl(f)
+    assert io.read_jsonl(io.write_jsonl([{"k": None}], tmp_path / "w.jsonl")) == [{"k": None}]
+
+
+def test_items_are_plain_items():
+    assert isinstance(ANIMALS[0], Item)
