@@ -18,7 +18,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="uploaded files, finetuning jobs and adapters "
                         "(default $INWARD_CACHE/serve, else ~/.cache/inward/serve)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--preload", action="store_true", help="load the base models at start")
+    p.add_argument("--lazy", action="store_true",
+                   help="load base models on first use instead of before serving")
     p.add_argument("--require-key", default=None, metavar="KEY",
                    help="answer 401 unless 'Authorization: Bearer KEY'")
     p.add_argument("--fail-first", type=int, default=0, metavar="N",
@@ -50,5 +51,5 @@ def run_serve(args: argparse.Namespace) -> int:
         models[name] = cfg
     serve(models, host=args.host, port=args.port, log_requests=args.log_requests,
           data_dir=args.data_dir, require_key=args.require_key, fail_first=args.fail_first,
-          fail_status=args.fail_status, threads=args.threads, preload=args.preload)
+          fail_status=args.fail_status, threads=args.threads, preload=not args.lazy)
     return 0

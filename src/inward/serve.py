@@ -3,7 +3,7 @@
     python -m inward.serve --model smollm2=embedded:smollm2-135m \\
         [--model gemma=embedded:gemma3-270m] [--host 127.0.0.1] [--port 8000] \\
         [--log-requests requests.jsonl] [--data-dir DIR] [--threads N] \\
-        [--require-key KEY] [--fail-first N --fail-status 429]
+        [--require-key KEY] [--fail-first N --fail-status 429] [--lazy]
 
 (or ``inward serve ...``).  Endpoints:
 
@@ -39,6 +39,8 @@ from email.parser import BytesParser
 from email.policy import default as email_policy
 from pathlib import Path
 from typing import Any
+
+from starlette.requests import Request
 
 log = logging.getLogger("inward.serve")
 
@@ -263,7 +265,7 @@ def _token_entry(token: str, logprob: float) -> dict:
 
 
 def create_app(state: ServerState):
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
     from starlette.concurrency import run_in_threadpool
 
     app = FastAPI(title="inward loopback OpenAI-compatible server")
@@ -476,6 +478,98 @@ def serve(models: dict[str, dict], host: str = "127.0.0.1", port: int = 8000,
     log.info("serving %s on http://%s:%d/v1 (data %s)", state.model_ids(), host, port,
              state.data_dir)
     uvicorn.run(create_app(state), host=host, port=port, log_level="warning")
+
+
+class LoopbackServer:
+    """Run ``python -m inward.serve`` in a subprocess on a free loopback port (tests, studies).
+
+        with LoopbackServer({"smol": "embedded:smollm2-135m"}, log_requests=path) as srv:
+            os.environ["OPENAI_BASE_URL"] = srv.base_url
+    """
+
+    def __init__(self, models: dict[str, str], log_requests: str | Path | None = None,
+                 data_dir: str | Path | None = None, extra_args: list[str] | None = None,
+                 port: int | None = None, env: dict | None = None, startup_timeout: float = 600,
+                 stderr_path: str | Path | None = None):
+        self.models = models
+        self.log_path = Path(log_requests) if log_requests else None
+        self.data_dir = data_dir
+        self.extra_args = list(extra_args or [])
+        self.port = port or free_port()
+        self.env = env
+        self.startup_timeout = startup_timeout
+        self.stderr_path = stderr_path
+        self.proc = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> "LoopbackServer":
+        import subprocess
+        import sys
+        import urllib.request
+
+        cmd = [sys.executable, "-m", "inward.serve", "--host", "127.0.0.1",
+               "--port", str(self.port)]
+        for name, source in self.models.items():
+            cmd += ["--model", f"{name}={source}"]
+        if self.log_path:
+            cmd += ["--log-requests", str(self.log_path)]
+        if self.data_dir:
+            cmd += ["--data-dir", str(self.data_dir)]
+        cmd += self.extra_args
+        err = open(self.stderr_path, "ab") if self.stderr_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, env={**os.environ, **(self.env or {})},
+                                     stdout=err, stderr=err)
+        deadline = time.time() + self.startup_timeout
+        headers = {}
+        if "--require-key" in self.extra_args:
+            key = self.extra_args[self.extra_args.index("--require-key") + 1]
+            headers["Authorization"] = f"Bearer {key}"
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"inward.serve exited with {self.proc.returncode}: {cmd}")
+            try:
+                req = urllib.request.Request(self.base_url + "/models", headers=headers)
+                with urllib.request.urlopen(req, timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"inward.serve did not answer on {self.base_url} in "
+                           f"{self.startup_timeout}s")
+
+    def requests(self) -> list[dict]:
+        """The request log so far (one dict per request)."""
+        if not self.log_path or not self.log_path.exists():
+            return []
+        return [json.loads(x) for x in self.log_path.read_text().splitlines() if x.strip()]
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except Exception:  # noqa: BLE001
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> "LoopbackServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def main(argv: list[str] | None = None) -> None:

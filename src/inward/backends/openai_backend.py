@@ -115,9 +115,11 @@ class Retrier:
     an immediate clear error on 401/403/404/400."""
 
     def __init__(self, model: str, base_url: str, key_env: str, max_retries: int = 6,
+                 url_env: str = "OPENAI_BASE_URL",
                  base_delay: float = 1.0, max_delay: float = 60.0,
                  sleep: Callable[[float], None] = time.sleep, accountant: Accountant | None = None):
         self.model, self.base_url, self.key_env = model, base_url, key_env
+        self.url_env = url_env
         self.max_retries, self.base_delay, self.max_delay = int(max_retries), base_delay, max_delay
         self.sleep = sleep
         self.acct = accountant
@@ -164,8 +166,8 @@ class Retrier:
                     raise OpenAIBackendError(
                         f"{what} for model {self.model!r} at {self.base_url} still failing after "
                         f"{attempt + 1} attempts ({_describe(e)}). Check that the server is "
-                        f"reachable (base URL from the model config's base_url_env), the rate "
-                        f"limits, and the provider's status."
+                        f"reachable (base URL from ${self.url_env}), the rate limits, and the "
+                        f"provider's status."
                     ) from e
                 d = self.delay(attempt)
                 self._count(retries=1)
@@ -184,8 +186,11 @@ class Retrier:
 
 
 def first_line(text: str | None) -> str:
-    """Single-line answer: everything before the first newline (same rule as the local backend)."""
-    return (text or "").split("\n", 1)[0]
+    """Single-line answer: the first non-blank line (same rule as the local backend)."""
+    for line in (text or "").split("\n"):
+        if line.strip():
+            return line.rstrip("\r")
+    return ""
 
 
 def mode_answer(answers: list[str]) -> str:
@@ -238,6 +243,7 @@ class OpenAIBackend:
         self.acct = Accountant(self.cfg, self.model)
         self.retry = Retrier(self.model, self.base_url, key_env,
                              max_retries=int(self.cfg.get("max_retries", 6)),
+                             url_env=self.cfg.get("base_url_env") or "OPENAI_BASE_URL",
                              base_delay=float(self.cfg.get("retry_base_delay", 1.0)),
                              max_delay=float(self.cfg.get("retry_max_delay", 60.0)),
                              sleep=sleep, accountant=self.acct)
@@ -406,6 +412,7 @@ def finetune_openai(model_cfg: dict, train_jsonl, out_dir, hparams: dict | None,
     client, base_url = make_client(model_cfg)
     _, _, key_env = resolve_endpoint(model_cfg)
     retry = Retrier(base, base_url, key_env, max_retries=int(model_cfg.get("max_retries", 6)),
+                    url_env=model_cfg.get("base_url_env") or "OPENAI_BASE_URL",
                     base_delay=float(model_cfg.get("retry_base_delay", 1.0)),
                     max_delay=float(model_cfg.get("retry_max_delay", 60.0)), sleep=sleep)
     interval = float(poll_interval if poll_interval is not None
