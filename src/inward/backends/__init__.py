@@ -1,0 +1,72 @@
+"""Model backends: one protocol, a local torch implementation and a hosted (OpenAI) one.
+
+``model_cfg`` comes from params.yaml, e.g. ``{"backend": "local", "source":
+"embedded:smollm2-135m"}`` or ``{"backend": "openai", "model": "gpt-4o", ...}``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Backend", "load_backend", "get_backend", "finetune"]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+
+    def generate(self, chats: list[list[dict]], max_new_tokens: int = 32,
+                 temperature: float = 0.0, seed: int = 0,
+                 progress: bool = False) -> list[str]: ...
+
+    def sample(self, chats: list[list[dict]], n: int, max_new_tokens: int = 32,
+               temperature: float = 1.0, seed: int = 0) -> list[list[str]]: ...
+
+    def answer_distribution(self, chats: list[list[dict]], k: int = 5) -> list[dict[str, float]]:
+        ...
+
+
+def _kind(model_cfg: dict) -> str:
+    kind = model_cfg.get("backend", "local")
+    if kind not in ("local", "openai"):
+        raise ValueError(f"unknown backend {kind!r}; allowed: local, openai")
+    return kind
+
+
+def load_backend(model_cfg: dict, adapter: str | Path | None = None,
+                 threads: int | None = None) -> Backend:
+    """A ready backend for ``model_cfg``; ``adapter`` is a LoRA directory (local) or a
+    ``finetuned_model.json`` directory (openai)."""
+    if _kind(model_cfg) == "openai":
+        from .openai_backend import OpenAIBackend
+
+        return OpenAIBackend(model_cfg, adapter=adapter, threads=threads)
+    from .local import LocalBackend
+
+    return LocalBackend(model_cfg, adapter=adapter, threads=threads)
+
+
+def get_backend(spec: dict, adapter: str | Path | None = None,
+                threads: int | None = None) -> Backend:
+    """Alias of :func:`load_backend`."""
+    return load_backend(spec, adapter=adapter, threads=threads)
+
+
+def finetune(model_cfg: dict, train_jsonl, out_dir, hparams: dict, init_adapter=None,
+             seed: int = 0, threads: int | None = None) -> dict:
+    """Finetune ``model_cfg`` on a chat JSONL (OpenAI format).
+
+    local: LoRA via :mod:`inward.lora` -> out_dir/adapter_model.safetensors, adapter_config.json,
+    train_log.csv. openai: hosted job -> out_dir/finetuned_model.json.
+    """
+    if _kind(model_cfg) == "openai":
+        from .openai_backend import finetune_openai
+
+        return finetune_openai(model_cfg, train_jsonl, out_dir, hparams,
+                               init_adapter=init_adapter, seed=seed, threads=threads)
+    from ..lora import finetune_lora
+
+    return finetune_lora(model_cfg.get("source", "embedded:smollm2-135m"), train_jsonl, out_dir,
+                         hparams, init_adapter=init_adapter, seed=seed, threads=threads,
+                         device=model_cfg.get("device"), dtype=model_cfg.get("dtype"))

@@ -1,0 +1,292 @@
+"""Local torch backend: batched, left-padded decoding with a KV cache.
+
+* ``generate``: length-sorted batches (``batch_size`` from model_cfg, default 32), greedy when
+  ``temperature <= 0`` else sampling with a seeded ``torch.Generator``. A sequence stops at an
+  end-of-turn/EOS token or at the first newline once its answer has begun (leading blank lines
+  are skipped); finished rows are dropped from the batch and its KV cache. The answer is the
+  first non-blank line of the decoded text. Answers come back in input order.
+* ``answer_distribution``: one batched forward pass per batch; the next-token probabilities are
+  summed over tokens with the same stripped text (" A" and "A" merge; special and
+  whitespace-only tokens are left out), the top ``k`` groups are kept and renormalised.
+* Base models are cached per process (``BASES``); attaching a LoRA adapter copies the cached
+  base and merges the adapter into the copy, so switching adapters never reloads from disk.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .. import models
+from ..device import resolve_dtype, select_device, set_threads
+
+
+@dataclass
+class TokenTables:
+    """Per-vocabulary lookup tables (bool tensors of length vocab)."""
+
+    stop: torch.Tensor              # end-of-turn / EOS
+    has_nl: torch.Tensor            # text contains a newline
+    content_before_nl: torch.Tensor  # non-blank text before its first newline
+    content: torch.Tensor           # any non-blank text
+    group: torch.Tensor             # stripped-text group id (n_groups = left out)
+    group_text: list[str]
+    n_groups: int
+    stop_ids: list[int]
+
+
+@dataclass
+class Base:
+    model: torch.nn.Module
+    tokenizer: object
+    tables: TokenTables
+    fmt: str
+
+
+BASES: dict[tuple, Base] = {}
+
+
+def _build_tables(tok, model, device) -> TokenTables:
+    vocab = int(model.get_output_embeddings().weight.shape[0])
+    n_tok = min(len(tok), vocab)
+    texts = tok.batch_decode([[i] for i in range(n_tok)], skip_special_tokens=False,
+                             clean_up_tokenization_spaces=False)
+    special = set(tok.all_special_ids)
+    special |= {i for i, t in tok.added_tokens_decoder.items() if getattr(t, "special", False)}
+    stop_ids = set(tok.convert_tokens_to_ids(models.end_of_turn_tokens(tok)))
+    eos = getattr(model.generation_config, "eos_token_id", None)
+    if eos is not None:
+        stop_ids |= set(eos if isinstance(eos, list) else [eos])
+    stop_ids = sorted(i for i in stop_ids if i is not None and 0 <= i < vocab)
+
+    stop = torch.zeros(vocab, dtype=torch.bool)
+    has_nl = torch.zeros(vocab, dtype=torch.bool)
+    cbn = torch.zeros(vocab, dtype=torch.bool)
+    content = torch.zeros(vocab, dtype=torch.bool)
+    stop[stop_ids] = True
+    groups: dict[str, int] = {}
+    gid = []
+    for i, t in enumerate(texts):
+        if i in special:
+            gid.append(-1)
+            continue
+        if "\n" in t:
+            has_nl[i] = True
+            cbn[i] = t.split("\n", 1)[0].strip() != ""
+        s = t.strip()
+        content[i] = s != ""
+        gid.append(groups.setdefault(s, len(groups)) if s else -1)
+    n_groups = len(groups)
+    group = torch.full((vocab,), n_groups, dtype=torch.long)
+    g = torch.tensor(gid, dtype=torch.long)
+    group[:n_tok] = torch.where(g < 0, torch.full_like(g, n_groups), g)
+    return TokenTables(stop.to(device), has_nl.to(device), cbn.to(device), content.to(device),
+                       group.to(device), list(groups), n_groups, stop_ids)
+
+
+def get_base(source: str, device=None, dtype=None) -> Base:
+    """The process-level cached base model (loaded once per source/device/dtype)."""
+    dev = select_device(device)
+    dt = resolve_dtype(dtype, dev)
+    key = (source, str(dev), dt)
+    if key not in BASES:
+        model, tok = models.load_model(source, device=dev, dtype=dt)
+        BASES[key] = Base(model, tok, _build_tables(tok, model, dev),
+                          models.chat_format(source, tok))
+    return BASES[key]
+
+
+def clear_cache() -> None:
+    BASES.clear()
+
+
+def attach_adapter(model: torch.nn.Module, adapter: str | Path) -> torch.nn.Module:
+    """A copy of ``model`` with the peft LoRA adapter in ``adapter`` merged into its weights."""
+    from peft import PeftModel
+
+    m = copy.deepcopy(model)
+    m = PeftModel.from_pretrained(m, str(adapter), is_trainable=False)
+    m = m.merge_and_unload()
+    m.eval()
+    return m
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line of ``text`` ("" if there is none)."""
+    for line in text.split("\n"):
+        if line.strip():
+            return line.rstrip("\r")
+    return ""
+
+
+class LocalBackend:
+    """Backend protocol over a local transformers causal LM (see module docstring)."""
+
+    def __init__(self, model_cfg: dict, adapter: str | Path | None = None,
+                 threads: int | None = None):
+        self.cfg = dict(model_cfg)
+        self.source = self.cfg.get("source", models.DEFAULT_MODEL)
+        self.threads = set_threads(threads)
+        self.device = select_device(self.cfg.get("device"))
+        self.dtype = resolve_dtype(self.cfg.get("dtype"), self.device)
+        self.batch_size = int(self.cfg.get("batch_size", 32))
+        base = get_base(self.source, self.device, self.dtype)
+        self.tokenizer = base.tokenizer
+        self.tables = base.tables
+        self.fmt = self.cfg.get("chat_format") or base.fmt
+        self.adapter = str(adapter) if adapter else None
+        self.model = attach_adapter(base.model, adapter) if adapter else base.model
+        self.name = self.cfg.get("name") or self.source
+        self.params = sum(p.numel() for p in self.model.parameters())
+
+    # --- helpers -------------------------------------------------------------------------
+    def format(self, chat: list[dict]) -> str:
+        return models.format_chat(self.tokenizer, chat, self.fmt, add_generation_prompt=True)
+
+    def encode(self, chats: list[list[dict]]) -> list[list[int]]:
+        texts = [self.format(c) for c in chats]
+        return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+    def _batches(self, ids: list[list[int]], batch_size: int | None = None):
+        bs = max(1, int(batch_size or self.batch_size))
+        order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i))
+        for s in range(0, len(order), bs):
+            yield order[s:s + bs]
+
+    def _pad(self, seqs: list[list[int]]):
+        n = max(len(s) for s in seqs)
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.full((len(seqs), n), pad, dtype=torch.long)
+        attn = torch.zeros((len(seqs), n), dtype=torch.long)
+        for r, s in enumerate(seqs):
+            if s:
+                ids[r, n - len(s):] = torch.tensor(s, dtype=torch.long)
+                attn[r, n - len(s):] = 1
+        return ids.to(self.device), attn.to(self.device)
+
+    def _forward(self, ids, attn, pos, cache):
+        out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos,
+                         past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1, :].float(), out.past_key_values
+
+    @torch.inference_mode()
+    def _decode_batch(self, seqs: list[list[int]], max_new_tokens: int, temperature: float,
+                      gen: torch.Generator | None) -> list[list[int]]:
+        from transformers.cache_utils import DynamicCache
+
+        t = self.tables
+        ids, attn = self._pad(seqs)
+        B = ids.shape[0]
+        pos = (attn.cumsum(-1) - 1).clamp(min=0)
+        logits, cache = self._forward(ids, attn, pos, DynamicCache())
+        last = pos[:, -1:]
+        active = torch.arange(B, device=self.device)
+        started = torch.zeros(B, dtype=torch.bool, device=self.device)
+        outs: list[list[int]] = [[] for _ in range(B)]
+        for step in range(max_new_tokens):
+            if temperature and temperature > 0:
+                probs = torch.softmax(logits / temperature, dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+            else:
+                nxt = logits.argmax(-1)
+            for r, tk in zip(active.tolist(), nxt.tolist()):
+                outs[r].append(tk)
+            st = started[active]
+            stop = t.stop[nxt] | (t.has_nl[nxt] & (st | t.content_before_nl[nxt]))
+            started[active] = st | t.content[nxt]
+            if step == max_new_tokens - 1 or bool(stop.all()):
+                break
+            if bool(stop.any()):
+                keep = (~stop).nonzero().squeeze(1)
+                active, nxt, attn, last = active[keep], nxt[keep], attn[keep], last[keep]
+                cache.batch_select_indices(keep)
+            attn = torch.cat([attn, attn.new_ones((attn.shape[0], 1))], dim=1)
+            last = last + 1
+            logits, cache = self._forward(nxt[:, None], attn, last, cache)
+        return outs
+
+    # --- Backend protocol ----------------------------------------------------------------
+    def generate(self, chats: list[list[dict]], max_new_tokens: int = 32,
+                 temperature: float = 0.0, seed: int = 0, progress: bool = False,
+                 batch_size: int | None = None) -> list[str]:
+        if not chats:
+            return []
+        ids = self.encode(chats)
+        gen = None
+        if temperature and temperature > 0:
+            gen = torch.Generator(device=self.device)
+            gen.manual_seed(int(seed))
+        answers: list[str | None] = [None] * len(chats)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(chats), desc=f"generate {self.name}", unit="prompt")
+        for idx in self._batches(ids, batch_size):
+            outs = self._decode_batch([ids[i] for i in idx], max_new_tokens, temperature, gen)
+            texts = self.tokenizer.batch_decode(outs, skip_special_tokens=True)
+            for i, text in zip(idx, texts):
+                answers[i] = first_line(text)
+            if bar is not None:
+                bar.update(len(idx))
+        if bar is not None:
+            bar.close()
+        return answers  # type: ignore[return-value]
+
+    def sample(self, chats: list[list[dict]], n: int, max_new_tokens: int = 32,
+               temperature: float = 1.0, seed: int = 0,
+               progress: bool = False) -> list[list[str]]:
+        flat = [c for c in chats for _ in range(n)]
+        out = self.generate(flat, max_new_tokens, temperature=temperature, seed=seed,
+                            progress=progress)
+        return [out[i * n:(i + 1) * n] for i in range(len(chats))]
+
+    @torch.inference_mode()
+    def next_token_logprobs(self, chats: list[list[dict]]) -> torch.Tensor:
+        """[len(chats), vocab] float32 log-probabilities of the first answer token."""
+        ids = self.encode(chats)
+        res = [None] * len(chats)
+        for idx in self._batches(ids):
+            x, attn = self._pad([ids[i] for i in idx])
+            pos = (attn.cumsum(-1) - 1).clamp(min=0)
+            logits, _ = self._forward(x, attn, pos, None)
+            lp = torch.log_softmax(logits, dim=-1)
+            for j, i in enumerate(idx):
+                res[i] = lp[j]
+        return torch.stack(res)
+
+    @torch.inference_mode()
+    def answer_distribution(self, chats: list[list[dict]], k: int = 5,
+                            progress: bool = False) -> list[dict[str, float]]:
+        if not chats:
+            return []
+        t = self.tables
+        ids = self.encode(chats)
+        res: list[dict[str, float] | None] = [None] * len(chats)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(chats), desc=f"distribution {self.name}", unit="prompt")
+        for idx in self._batches(ids):
+            x, attn = self._pad([ids[i] for i in idx])
+            pos = (attn.cumsum(-1) - 1).clamp(min=0)
+            out = self.model(input_ids=x, attention_mask=attn, position_ids=pos,
+                             use_cache=False, logits_to_keep=1)
+            probs = torch.softmax(out.logits[:, -1, :].float(), dim=-1)
+            grouped = torch.zeros((len(idx), t.n_groups + 1), device=probs.device)
+            grouped.index_add_(1, t.group, probs)
+            grouped = grouped[:, : t.n_groups]
+            top = torch.topk(grouped, min(k, t.n_groups), dim=-1)
+            vals = top.values / top.values.sum(-1, keepdim=True).clamp_min(1e-30)
+            for j, i in enumerate(idx):
+                res[i] = {t.group_text[g]: float(v)
+                          for g, v in zip(top.indices[j].tolist(), vals[j].tolist())}
+            if bar is not None:
+                bar.update(len(idx))
+        if bar is not None:
+            bar.close()
+        return res  # type: ignore[return-value]
