@@ -150,6 +150,7 @@ def test_applicable():
     assert applicable("digits", "is_even")
     assert not applicable("animals", "is_even")
     assert not applicable("digits", "starts_with_vowel")
+    assert not applicable("digits", "second_character")   # would always be a space
     assert applicable("myopic_reward", "matches_target")
     assert not applicable("animals", "matches_target")
     assert applicable("arithmetic_mc", "among_a_or_c")

@@ -36,7 +36,7 @@ def _need(frame: pl.DataFrame, cols: list[str], what: str) -> None:
 
 def _bootstrap(correct: np.ndarray, n_boot: int, seed: int) -> tuple[float | None, float | None]:
     n = len(correct)
-    if n == 0:
+    if n == 0 or n_boot < 1:
         return None, None
     rng = np.random.default_rng(seed)
     step = max(1, 2_000_000 // n)  # resample in chunks to bound memory

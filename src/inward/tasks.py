@@ -46,8 +46,10 @@ KIND_PROPERTIES: dict[str, tuple[str, ...]] = {
     "multiple_choice": ("among_a_or_c", "among_b_or_d", "identity"),
     "ab_choice": ("matches_target", "identity"),
 }
-_DIGIT_PROPS = ("first_character", "second_character", "third_character", "first_word",
-                "second_word", "third_word", "is_even", "identity")
+# Digit answers are spaced ("3 8 1"), so their 2nd/3rd characters would be spaces (undefined);
+# the digits themselves are asked about as words instead.
+_DIGIT_PROPS = ("first_character", "first_word", "second_word", "third_word", "is_even",
+                "identity")
 
 # Kinds of the tasks in the paper's dataset release, so imported items get sensible properties.
 PAPER_TASK_KINDS: dict[str, str] = {
