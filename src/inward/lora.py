@@ -1,0 +1,263 @@
+"""LoRA finetuning (peft) of a local model on chat JSONL in OpenAI format.
+
+Each line is ``{"messages": [{"role": ..., "content": ...}, ...]}``. The conversation is
+rendered with the model's chat format (:func:`inward.models.format_chat`) and the loss is taken
+only on the assistant turns (everything else is masked with -100), including the end-of-turn
+token, so the finetuned model learns to stop.
+
+Seeded: ``torch.manual_seed(seed)`` before the adapter is created (LoRA init) and a seeded
+``torch.Generator`` shuffles the examples each epoch, so the same inputs (and thread count)
+give byte-identical ``adapter_model.safetensors``, ``adapter_config.json`` and
+``train_log.csv``. The optimiser is AdamW (no weight decay) with a linear decay of the learning
+rate to 0 and gradient clipping at 1.0; the loss is the mean over the assistant tokens of each
+optimiser step. The LM head is applied only to the assistant positions (Gemma's 262k vocabulary
+makes full logits the most expensive part of a step).
+
+hparams: learning_rate, epochs, batch_size, grad_accum, lora_rank, lora_alpha, lora_dropout,
+target_modules (default q_proj,k_proj,v_proj,o_proj), max_steps (optional cap), max_length
+(optional truncation, default 1024). With ``init_adapter`` the existing adapter is loaded
+trainable and training continues from it (its rank/alpha/targets win over hparams).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import models
+from .device import resolve_dtype, select_device, set_threads
+
+DEFAULT_HPARAMS: dict = {
+    "learning_rate": 1e-3,
+    "epochs": 1,
+    "batch_size": 8,
+    "grad_accum": 1,
+    "lora_rank": 8,
+    "lora_alpha": 16,
+    "lora_dropout": 0.0,
+    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "max_steps": None,
+    "max_length": 1024,
+}
+
+
+def read_chat_jsonl(path) -> list[list[dict]]:
+    """The ``messages`` of each line of an OpenAI-format chat JSONL file."""
+    chats = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            msgs = rec.get("messages")
+            if not isinstance(msgs, list) or not msgs:
+                raise ValueError(f"{path}:{n}: expected {{'messages': [...]}}")
+            chats.append([{"role": m["role"], "content": m["content"]} for m in msgs])
+    return chats
+
+
+def encode_example(tokenizer, messages: list[dict], fmt: str,
+                   max_length: int | None = None) -> tuple[list[int], list[int]]:
+    """``(input_ids, labels)``; labels are -100 except on the assistant turns' tokens."""
+    def enc(msgs, gen):
+        text = models.format_chat(tokenizer, msgs, fmt, add_generation_prompt=gen)
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    ids = enc(messages, False)
+    labels = [-100] * len(ids)
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        start = len(enc(messages[:i], True))
+        end = len(enc(messages[: i + 1], False))
+        labels[start:end] = ids[start:end]
+    if max_length:
+        ids, labels = ids[:max_length], labels[:max_length]
+    return ids, labels
+
+
+def _collate(batch: list[tuple[list[int], list[int]]], pad_id: int, device):
+    n = max(len(ids) for ids, _ in batch)
+    x = torch.full((len(batch), n), pad_id, dtype=torch.long)
+    y = torch.full((len(batch), n), -100, dtype=torch.long)
+    a = torch.zeros((len(batch), n), dtype=torch.long)
+    for r, (ids, lab) in enumerate(batch):
+        x[r, : len(ids)] = torch.tensor(ids)
+        y[r, : len(lab)] = torch.tensor(lab)
+        a[r, : len(ids)] = 1
+    return x.to(device), a.to(device), y.to(device)
+
+
+def _causal_lm(model):
+    """The underlying *ForCausalLM of a (peft-wrapped) model."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def token_loss_sum(model, x, attn, labels) -> tuple[torch.Tensor, int]:
+    """Sum of next-token cross-entropies over labelled positions, and their number."""
+    lm = _causal_lm(model)
+    tgt = labels[:, 1:]
+    sel = tgt != -100
+    n = int(sel.sum())
+    if hasattr(lm, "model") and hasattr(lm, "lm_head"):
+        h = lm.model(input_ids=x, attention_mask=attn, use_cache=False).last_hidden_state
+        logits = lm.lm_head(h[:, :-1][sel])
+        cap = getattr(lm.config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+    else:
+        logits = model(input_ids=x, attention_mask=attn, use_cache=False).logits[:, :-1][sel]
+    loss = F.cross_entropy(logits.float(), tgt[sel], reduction="sum")
+    return loss, n
+
+
+@torch.no_grad()
+def chat_loss(model, tokenizer, chats: list[list[dict]], fmt: str, batch_size: int = 8) -> float:
+    """Mean per-token loss on the assistant tokens of ``chats`` (e.g. held-out examples)."""
+    was_training = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    pad = tokenizer.pad_token_id or 0
+    ex = [encode_example(tokenizer, c, fmt) for c in chats]
+    total, count = 0.0, 0
+    for s in range(0, len(ex), batch_size):
+        x, a, y = _collate(ex[s:s + batch_size], pad, dev)
+        loss, n = token_loss_sum(model, x, a, y)
+        total += float(loss)
+        count += n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def _portable_name(source: str) -> str:
+    p = Path(source)
+    return p.name if p.is_absolute() else source
+
+
+def save_adapter(model, out_dir: Path, source: str) -> None:
+    """Write adapter_model.safetensors + adapter_config.json only (no README model card), with
+    ``base_model_name_or_path`` set to the registry name (no machine-specific paths)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out_dir), safe_serialization=True)
+    (out_dir / "README.md").unlink(missing_ok=True)
+    cfg_path = out_dir / "adapter_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["base_model_name_or_path"] = _portable_name(source)
+    cfg["revision"] = None
+    if isinstance(cfg.get("target_modules"), list):  # peft stores a set: order varies by run
+        cfg["target_modules"] = sorted(cfg["target_modules"])
+    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+
+
+def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None,
+                  init_adapter=None, seed: int = 0, threads: int | None = None,
+                  device=None, dtype=None, progress: bool = True) -> dict:
+    """LoRA-finetune ``source`` on ``train_jsonl``; writes the adapter and train_log.csv to
+    ``out_dir`` and returns a summary (steps, final_loss, tokens, label_tokens, seconds, ...)."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    from .backends.local import get_base
+
+    hp = {**DEFAULT_HPARAMS, **{k: v for k, v in (hparams or {}).items() if v is not None}}
+    unknown = set(hp) - set(DEFAULT_HPARAMS)
+    if unknown:
+        raise ValueError(f"unknown LoRA hparams {sorted(unknown)}; allowed: {sorted(DEFAULT_HPARAMS)}")
+    set_threads(threads)
+    dev = select_device(device)
+    # train with fp32 master weights on CPU; bf16 base on CUDA (adapter weights stay fp32)
+    dt = resolve_dtype(dtype, dev)
+    t0 = time.time()
+    base = get_base(source, dev, dt)
+    tok, fmt = base.tokenizer, base.fmt
+    chats = read_chat_jsonl(train_jsonl)
+    examples = [encode_example(tok, c, fmt, hp["max_length"]) for c in chats]
+    examples = [e for e in examples if any(v != -100 for v in e[1][1:])]
+    if not examples:
+        raise ValueError(f"{train_jsonl}: no example has an assistant turn to learn")
+
+    torch.manual_seed(seed)
+    model = copy.deepcopy(base.model)  # the cached base stays untouched
+    if init_adapter:
+        model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+    else:
+        targets = hp["target_modules"]
+        if isinstance(targets, str):
+            targets = [t.strip() for t in targets.split(",") if t.strip()]
+        cfg = LoraConfig(r=int(hp["lora_rank"]), lora_alpha=int(hp["lora_alpha"]),
+                         lora_dropout=float(hp["lora_dropout"]), target_modules=list(targets),
+                         bias="none", task_type="CAUSAL_LM")
+        model = get_peft_model(model, cfg)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    bs, accum = int(hp["batch_size"]), max(1, int(hp["grad_accum"]))
+    epochs = int(hp["epochs"])
+    steps_per_epoch = math.ceil(len(examples) / (bs * accum))
+    total = epochs * steps_per_epoch
+    if hp["max_steps"]:
+        total = min(total, int(hp["max_steps"]))
+    lr = float(hp["learning_rate"])
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / total))
+    gen = torch.Generator().manual_seed(seed)
+    pad = tok.pad_token_id or 0
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=f"LoRA {source}", unit="step")
+    log: list[tuple] = []
+    step, tokens, label_tokens, loss_val = 0, 0, 0, float("nan")
+    for epoch in range(epochs):
+        perm = torch.randperm(len(examples), generator=gen).tolist()
+        micro = [perm[i:i + bs] for i in range(0, len(perm), bs)]
+        for j in range(0, len(micro), accum):
+            if step >= total:
+                break
+            group = micro[j:j + accum]
+            n_lab = sum(sum(v != -100 for v in examples[i][1][1:]) for mb in group for i in mb)
+            loss_sum = 0.0
+            cur_lr = sched.get_last_lr()[0]
+            for mb in group:
+                x, a, y = _collate([examples[i] for i in mb], pad, dev)
+                loss, _ = token_loss_sum(model, x, a, y)
+                (loss / n_lab).backward()
+                loss_sum += float(loss.detach())
+                tokens += int(a.sum())
+            label_tokens += n_lab
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            loss_val = loss_sum / n_lab
+            log.append((step, round((epoch * steps_per_epoch + j // accum + 1) / steps_per_epoch, 4),
+                        f"{loss_val:.6f}", f"{cur_lr:.6e}"))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_val:.4f}")
+    if bar is not None:
+        bar.close()
+
+    out = Path(out_dir)
+    model.eval()
+    save_adapter(model, out, source)
+    with open(out / "train_log.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["step", "epoch", "loss", "lr"])
+        w.writerows(log)
+    seconds = time.time() - t0
+    return {
+        "adapter": str(out), "steps": step, "epochs": epochs, "examples": len(examples),
+        "final_loss": loss_val, "tokens": tokens, "label_tokens": label_tokens,
+        "seconds": round(seconds, 2), "tokens_per_second": round(tokens / max(seconds, 1e-9), 1),
+        "init_adapter": str(init_adapter) if init_adapter else None,
+    }
