@@ -22,8 +22,8 @@ def test_cache_key_is_stable_and_sensitive():
     for change in ({"seed": 1}, {"temperature": 1.0}, {"n": 2}, {"kind": "sample"},
                    {"model": "m2"}, {"base_url": "v"},
                    {"messages": [{"role": "user", "content": "hi!"}]}):
-        parts = dict(model="m", base_url="u", messages=msgs, kind="generate", n=1,
-                     temperature=0.0, seed=0)
+        parts = {"model": "m", "base_url": "u", "messages": msgs, "kind": "generate", "n": 1,
+                 "temperature": 0.0, "seed": 0}
         parts.update(change)
         assert cache_key(**parts) != a, change
 

@@ -4,7 +4,6 @@ serving embedded:smollm2-135m) -- no mock of the openai client anywhere."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,8 +12,12 @@ import time
 
 import pytest
 
-from inward.backends.openai_backend import (MissingAPIKeyError, OpenAIBackend,
-                                            OpenAIBackendError, finetune_openai)
+from inward.backends.openai_backend import (
+    MissingAPIKeyError,
+    OpenAIBackend,
+    OpenAIBackendError,
+    finetune_openai,
+)
 from inward.cache import ResponseCache
 from inward.serve import LoopbackServer, free_port, messages_hash
 
@@ -122,8 +125,8 @@ def test_401_wrong_key_clear_error_no_retry_storm(auth_server, tmp_path, monkeyp
 
 PROMPTS = ["What is 2+2? Answer with a number.",
            "Name a colour of the sky. Answer with one word.",
-           "Is the following statement true or false? Water is wet. Answer A for true or B for "
-           "false.",
+           ("Is the following statement true or false? Water is wet. Answer A for true or B "
+            "for false."),
            "Say the first letter of the alphabet."]
 
 

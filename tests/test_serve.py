@@ -13,12 +13,15 @@ import time
 import openai
 import pytest
 
+# the session-scoped servers are shared with the backend tests (one model load for both files)
+import test_openai_backend as tob
+from test_openai_backend import chat, model_cfg
+
 from inward.backends.openai_backend import FinetuneError, OpenAIBackend, finetune_openai
 from inward.serve import messages_hash, parse_model_arg
 
-# the session-scoped servers are shared with the backend tests (one model load for both files)
-from test_openai_backend import (KEY_ENV, SOURCE, auth_server, chat, model_cfg,  # noqa: F401
-                                 server)
+server = tob.server
+auth_server = tob.auth_server
 
 JOBS = "/v1/fine_tuning/jobs"
 
@@ -114,7 +117,7 @@ FT_RUNNER = textwrap.dedent("""
 @pytest.mark.slow
 def test_hosted_finetune_resumes_and_ft_model_answers(server, tmp_path, monkeypatch):
     cfg = model_cfg(server.base_url, tmp_path, monkeypatch, poll_interval=0.3)
-    hp = {"epochs": 1, "batch_size": 4, "max_steps": 3}
+    hp = {"epochs": 1, "batch_size": 4, "learning_rate_multiplier": 2.0, "max_steps": 3}
     train = write_train(tmp_path / "train.jsonl", tag=" " + tmp_path.name)
     out = tmp_path / "ft"
     n0 = len(jobs_posted(server))
@@ -142,6 +145,7 @@ def test_hosted_finetune_resumes_and_ft_model_answers(server, tmp_path, monkeypa
     job = client(server).fine_tuning.jobs.retrieve(res["job"])
     assert job.status == "succeeded" and job.fine_tuned_model == res["model"]
     assert job.hyperparameters.n_epochs == 1 and job.hyperparameters.batch_size == 4
+    assert job.hyperparameters.learning_rate_multiplier == 2.0
 
     # 3. a re-run after success is free too (same job, no new one)
     assert finetune_openai(cfg, train, tmp_path / "ft_again", hp, seed=0)["job"] == res["job"]

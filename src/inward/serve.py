@@ -150,10 +150,9 @@ class ServerState:
         rec = {"t": time.time(), "method": method, "path": path, "model": model,
                "messages_hash": messages_hash(messages) if messages is not None else None,
                "status": status}
-        with self._log_lock:
-            with open(self.log_path, "a") as f:
-                f.write(json.dumps(rec) + "\n")
-                f.flush()
+        with self._log_lock, open(self.log_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
 
     # -- models --------------------------------------------------------------------------------
     def model_ids(self) -> list[str]:
@@ -228,6 +227,11 @@ class ServerState:
                     if v is not None and v != "auto":
                         hp[dst] = v
                 hp.update(job.get("_inward_hparams") or {})
+                mult = hp.pop("learning_rate_multiplier", None)
+                if mult is not None:  # OpenAI's multiplier scales the local learning rate
+                    from inward.lora import DEFAULT_HPARAMS
+                    base_lr = hp.get("learning_rate", DEFAULT_HPARAMS["learning_rate"])
+                    hp["learning_rate"] = float(base_lr) * float(mult)
                 out = Path(job["_adapter"])
                 finetune(self.bases[job["_root_base"]], self.data_dir / "files" / job[
                     "training_file"], out, hp, init_adapter=job.get("_init_adapter"),
@@ -239,7 +243,7 @@ class ServerState:
                 self.ft[ft_id] = {"base": job["_root_base"], "adapter": str(out)}
                 self._save_job(job)
             log.info("job %s succeeded: %s", job_id, ft_id)
-        except Exception as e:  # noqa: BLE001 - reported through the job
+        except Exception as e:
             log.exception("job %s failed", job_id)
             with self.lock:
                 job.update(status="failed", finished_at=int(time.time()),
@@ -317,7 +321,7 @@ def create_app(state: ServerState):
             return _err(400, "'messages' must be a non-empty list")
         try:
             result = await run_in_threadpool(_complete, state, body)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log.exception("chat completion failed")
             state.log_request("POST", path, model, messages, 500)
             return _err(500, f"{type(e).__name__}: {e}", "server_error")
@@ -505,7 +509,7 @@ class LoopbackServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> "LoopbackServer":
+    def start(self) -> LoopbackServer:
         import subprocess
         import sys
         import urllib.request
@@ -519,9 +523,13 @@ class LoopbackServer:
         if self.data_dir:
             cmd += ["--data-dir", str(self.data_dir)]
         cmd += self.extra_args
-        err = open(self.stderr_path, "ab") if self.stderr_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(cmd, env={**os.environ, **(self.env or {})},
-                                     stdout=err, stderr=err)
+        if self.stderr_path:
+            with open(self.stderr_path, "ab") as err:  # the child keeps its own descriptor
+                self.proc = subprocess.Popen(cmd, env={**os.environ, **(self.env or {})},
+                                             stdout=err, stderr=err)
+        else:
+            self.proc = subprocess.Popen(cmd, env={**os.environ, **(self.env or {})},
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + self.startup_timeout
         headers = {}
         if "--require-key" in self.extra_args:
@@ -557,7 +565,7 @@ class LoopbackServer:
                 self.proc.wait()
         self.proc = None
 
-    def __enter__(self) -> "LoopbackServer":
+    def __enter__(self) -> LoopbackServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -22,6 +22,7 @@ model_cfg keys (all but ``model`` optional)::
     retry_base_delay: 1.0             # seconds; delay = base * 2**attempt * jitter, capped
     retry_max_delay: 60.0
     timeout: 60
+    max_tokens_param: max_tokens      # or max_completion_tokens for newer hosted models
     cache: true
     cache_dir: ~/.cache/inward        # else $INWARD_CACHE, else ~/.cache/inward
     price_per_1k_input: 0.005
@@ -39,9 +40,10 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from inward.accounting import Accountant
 from inward.cache import cache_dir, cache_key, open_cache
@@ -154,7 +156,7 @@ class Retrier:
                     f"({_describe(e)}). Check the model id and the base URL (it usually ends "
                     f"in /v1)."
                 ) from e
-            except Exception as e:  # noqa: BLE001 - classified below
+            except Exception as e:
                 if not _is_retryable(e):
                     self._count(errors=1)
                     raise OpenAIBackendError(
@@ -240,6 +242,8 @@ class OpenAIBackend:
         _, _, key_env = resolve_endpoint(self.cfg)
         self.concurrency = max(1, int(self.cfg.get("concurrency", 8)))
         self.mode_of_n = max(1, int(self.cfg.get("mode_of_n", 1)))
+        # newer hosted models want max_completion_tokens instead of max_tokens
+        self.max_tokens_param = self.cfg.get("max_tokens_param") or "max_tokens"
         self.acct = Accountant(self.cfg, self.model)
         self.retry = Retrier(self.model, self.base_url, key_env,
                              max_retries=int(self.cfg.get("max_retries", 6)),
@@ -290,7 +294,8 @@ class OpenAIBackend:
     def _request(self, chat: list[dict], s: dict) -> dict:
         kind = s["kind"]
         kw: dict[str, Any] = {"model": self.model, "messages": chat,
-                              "max_tokens": s["max_tokens"], "temperature": s["temperature"]}
+                              self.max_tokens_param: s["max_tokens"],
+                              "temperature": s["temperature"]}
         if kind == "distribution":
             kw.update(logprobs=True, top_logprobs=s["k"], seed=0)
         else:
@@ -459,7 +464,7 @@ def finetune_openai(model_cfg: dict, train_jsonl, out_dir, hparams: dict | None,
             log.info("finetuning job %s: %s (%.0fs)", job.id, job.status, time.time() - t0)
             last = job.status
         sleep(interval)
-        job = retry(lambda: client.fine_tuning.jobs.retrieve(job.id), "retrieve job")
+        job = retry(lambda jid=job.id: client.fine_tuning.jobs.retrieve(jid), "retrieve job")
     log.info("finetuning job %s: %s after %.0fs", job.id, job.status, time.time() - t0)
     if job.status != "succeeded":
         err = getattr(job, "error", None)
