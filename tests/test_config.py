@@ -31,7 +31,7 @@ def test_the_shipped_params_are_valid():
     ({"tasks.test": ["colours", "no_such_task"]}, r"tasks\.test\[1\]: unknown task 'no_such_task'; allowed: .*animals"),
     ({"tasks.properties": ["first_word", "fifth_word"]}, r"tasks\.properties\[1\]: unknown property 'fifth_word'; allowed: .*first_character"),
     ({"models.smollm2.backend": "vllm"}, r"models\.smollm2\.backend: 'vllm' is not one of \['local', 'openai'\]"),
-    ({"models.smollm2.source": "embedded:gpt5"}, r"models\.smollm2\.source: unknown embedded model 'gpt5'; allowed: embedded:"),
+    ({"models.smollm2.source": "embedded:gpt5"}, r"models\.smollm2\.source: unknown embedded model 'embedded:gpt5'; allowed: embedded:smollm2-135m"),
     ({"plots.colour": "red"}, r"plots: .*'colour' was unexpected.*allowed keys: height, scale, width"),
 ])
 def test_each_problem_names_the_key_and_the_allowed_values(edit, expected):

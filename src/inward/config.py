@@ -71,10 +71,9 @@ def _registry_problems(params: dict) -> list[str]:
             problems.append(f"models.{name}: model names may not contain '__'")
         source = cfg.get("source", "")
         if cfg.get("backend") == "local" and source.startswith("embedded:"):
-            embedded = source.removeprefix("embedded:")
-            if embedded not in model_registry.EMBEDDED:
-                problems.append(f"models.{name}.source: unknown embedded model {embedded!r}; "
-                                f"allowed: {', '.join('embedded:' + e for e in model_registry.EMBEDDED)}")
+            if source not in model_registry.EMBEDDED:
+                problems.append(f"models.{name}.source: unknown embedded model {source!r}; "
+                                f"allowed: {', '.join(model_registry.EMBEDDED)}")
     return problems
 
 
