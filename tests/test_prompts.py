@@ -2,6 +2,7 @@
 
 import pytest
 
+from inward import prompts, tasks
 from inward.prompts import hypothetical_chat, object_chat
 from inward.properties import PROPERTIES
 from inward.tasks import Item, generate_items
@@ -36,3 +37,16 @@ def test_matches_target_describes_stance_without_letter():
 def test_unknown_property():
     with pytest.raises(ValueError, match="allowed"):
         hypothetical_chat(Item("animals", "a", "p"), "bogus")
+
+
+def test_object_chat_demonstration_precedes_the_question_and_is_off_by_default():
+    item = tasks.generate_items("colours", 1, 0)[0]
+    assert prompts.object_chat(item) == [{"role": "user", "content": item.prompt}]
+    chat = prompts.object_chat(item, demonstration=True)
+    assert [m["role"] for m in chat] == ["user", "assistant", "user"]
+    assert chat[-1]["content"] == item.prompt
+    assert "fruits" in chat[0]["content"]  # a topic of no task: nothing leaks
+
+
+def test_every_task_kind_has_a_demonstration():
+    assert set(prompts.DEMONSTRATIONS) == set(tasks.KINDS)

@@ -84,3 +84,12 @@ def test_read_jsonl_errors(tmp_path):
 
 def test_items_are_plain_items():
     assert isinstance(ANIMALS[0], Item)
+
+
+def test_object_examples_keep_the_demonstration_the_answers_were_produced_with():
+    from inward.tasks import generate_items
+    item = generate_items("colours", 1, 0)[0]
+    (ex,) = object_examples([item], {(item.task, item.item_id): " red blue "}, cap=5, seed=0,
+                            demonstration=True)
+    assert [m["role"] for m in ex["messages"]] == ["user", "assistant", "user", "assistant"]
+    assert ex["messages"][-1]["content"] == "red blue"

@@ -32,7 +32,7 @@ def _capped(groups: dict[tuple, list[dict]], cap: int, seed: int) -> list[dict]:
     """Dedupe each group, shuffle it with a seed, keep ``cap``; then shuffle all together."""
     out = []
     for key in sorted(groups):
-        unique = list({(e["messages"][0]["content"], e["messages"][1]["content"]): e
+        unique = list({tuple((m["role"], m["content"]) for m in e["messages"]): e
                        for e in groups[key]}.values())
         random.Random(f"inward-sft:{seed}:{key}").shuffle(unique)
         out += unique[:cap]
@@ -64,12 +64,13 @@ def prediction_examples(items: Iterable[Item], object_values: pl.DataFrame,
 
 
 def object_examples(items: Iterable[Item], responses: Iterable[dict] | Mapping,
-                    cap: int, seed: int) -> list[dict]:
+                    cap: int, seed: int, demonstration: bool = False) -> list[dict]:
     """Object-level examples (prompt -> raw stripped answer) for the behaviour-shift finetune.
 
     ``responses`` is a list of answer records ``{"task", "item_id", "response"}`` or a mapping
     (task, item_id) -> response. Missing and non-compliant answers are skipped; at most
-    ``cap`` examples per task.
+    ``cap`` examples per task. The prompt is the object-level chat exactly as the answers
+    were produced (with the worked exchange when ``demonstration`` is on).
     """
     if isinstance(responses, Mapping):
         by_key = dict(responses)
@@ -80,7 +81,9 @@ def object_examples(items: Iterable[Item], responses: Iterable[dict] | Mapping,
         response = by_key.get((item.task, item.item_id))
         if response is None or not compliance.object_compliant(response):
             continue
-        groups[(item.task,)].append(_example(object_chat(item)[0]["content"], response.strip()))
+        chat = object_chat(item, demonstration)
+        groups[(item.task,)].append(
+            {"messages": [*chat, {"role": "assistant", "content": response.strip()}]})
     return _capped(groups, cap, seed)
 
 

@@ -29,7 +29,7 @@ def _log(msg: str) -> None:
 
 
 # --- prompts -----------------------------------------------------------------------------------
-def build_items(*, items: str, split: str, task_names: list, n_items: int, seed: int,
+def build_items(*, item_file: str, split: str, task_names: list, n_items: int, seed: int,
                 files: dict | None = None, threads: int = 1) -> None:
     """Generate the items of one split: training tasks (``train``) or held-out tasks (``test``).
 
@@ -46,8 +46,8 @@ def build_items(*, items: str, split: str, task_names: list, n_items: int, seed:
         if name in files:
             its += [Item(name, it.item_id, it.prompt, it.target, split)
                     for it in tasks.load_jsonl_task(files[name], name)]
-    write_jsonl([it.to_dict() for it in its], items)
-    _log(f"{len(its)} {split} items -> {items}")
+    write_jsonl([it.to_dict() for it in its], item_file)
+    _log(f"{len(its)} {split} items -> {item_file}")
 
 
 # --- model calls -------------------------------------------------------------------------------
@@ -73,17 +73,17 @@ def _model_calls(model_cfg: dict, adapter: str | None, threads: int, out: str,
         _log(f"{out}: {done}/{total} prompts ({rate:.1f}/s)")
 
     results = checkpoint.resumable_map(run, requests, keys, out, chunk_size, progress)
-    if backend is not None and hasattr(backend, "usage"):
-        from inward.accounting import write_accounting
-        write_accounting(backend.usage(), f"{out}.usage.json")
+    if backend is not None and hasattr(backend, "stats"):  # hosted: tokens, cost, cache hits
+        from inward.accounting import usage_path, write_accounting
+        write_accounting(backend.stats(), usage_path(out))
     return results
 
 
-def object_answers(*, items: str, answers: str, model_cfg: dict, gen: dict, seed: int,
+def object_answers(*, item_file: str, answers: str, model_cfg: dict, gen: dict, seed: int,
                    adapter: str | None = None, threads: int = 1) -> None:
     """Greedy object-level answers of one agent to every item of a split."""
-    its = load_items(items)
-    chats = [prompts.object_chat(it) for it in its]
+    its = load_items(item_file)
+    chats = [prompts.object_chat(it, gen["demonstration"]) for it in its]
     settings = {"kind": "object", "max_new_tokens": gen["object_max_new_tokens"], "seed": seed}
     out = _model_calls(model_cfg, adapter, threads, answers, chats, settings,
                        lambda b, c: b.generate(c, max_new_tokens=gen["object_max_new_tokens"],
@@ -94,10 +94,10 @@ def object_answers(*, items: str, answers: str, model_cfg: dict, gen: dict, seed
     checkpoint.clear(answers)
 
 
-def hypothetical_answers(*, items: str, answers: str, model_cfg: dict, gen: dict, props: list,
+def hypothetical_answers(*, item_file: str, answers: str, model_cfg: dict, gen: dict, props: list,
                          seed: int, adapter: str | None = None, threads: int = 1) -> None:
     """Greedy answers of one agent to the hypothetical question of every (item, property)."""
-    pairs = study_pairs(load_items(items), props)
+    pairs = study_pairs(load_items(item_file), props)
     chats = [prompts.hypothetical_chat(it, p) for it, p in pairs]
     settings = {"kind": "hypothetical", "max_new_tokens": gen["hypothetical_max_new_tokens"],
                 "seed": seed}
@@ -110,11 +110,11 @@ def hypothetical_answers(*, items: str, answers: str, model_cfg: dict, gen: dict
     checkpoint.clear(answers)
 
 
-def object_samples(*, items: str, samples: str, model_cfg: dict, gen: dict, calib: dict,
+def object_samples(*, item_file: str, samples: str, model_cfg: dict, gen: dict, calib: dict,
                    seed: int, adapter: str | None = None, threads: int = 1) -> None:
     """``n_samples`` sampled object-level answers per item: the object-level distribution."""
-    its = load_items(items)
-    chats = [prompts.object_chat(it) for it in its]
+    its = load_items(item_file)
+    chats = [prompts.object_chat(it, gen["demonstration"]) for it in its]
     settings = {"kind": "samples", "n": calib["n_samples"], "temperature": calib["temperature"],
                 "max_new_tokens": gen["object_max_new_tokens"], "seed": seed}
     out = _model_calls(model_cfg, adapter, threads, samples, chats, settings,
@@ -127,11 +127,11 @@ def object_samples(*, items: str, samples: str, model_cfg: dict, gen: dict, cali
     checkpoint.clear(samples)
 
 
-def hypothetical_tokens(*, items: str, tokens: str, model_cfg: dict, gen: dict, calib: dict,
+def hypothetical_tokens(*, item_file: str, tokens: str, model_cfg: dict, gen: dict, calib: dict,
                         props: list, adapter: str | None = None, seed: int = 0,
                         threads: int = 1) -> None:
     """First-token probability distribution of the hypothetical answer per (item, property)."""
-    pairs = study_pairs(load_items(items), props)
+    pairs = study_pairs(load_items(item_file), props)
     chats = [prompts.hypothetical_chat(it, p) for it, p in pairs]
     settings = {"kind": "first_token", "k": calib["logprob_k"]}
     out = _model_calls(model_cfg, adapter, threads, tokens, chats, settings,
@@ -143,22 +143,22 @@ def hypothetical_tokens(*, items: str, tokens: str, model_cfg: dict, gen: dict, 
 
 
 # --- finetuning data and finetunes -------------------------------------------------------------
-def prediction_data(*, items: str, answers: str, data: str, props: list, cap: int, seed: int,
+def prediction_data(*, item_file: str, answers: str, data: str, props: list, cap: int, seed: int,
                     threads: int = 1) -> None:
     """Self/cross-prediction finetuning data from a target agent's object-level answers."""
-    its = load_items(items)
+    its = load_items(item_file)
     values = object_values(its, read_jsonl(answers), props)
     examples = sft.prediction_examples(its, values, props, cap, seed)
     sft.write_chat_jsonl(examples, data)
     _log(f"{len(examples)} prediction examples -> {data}")
 
 
-def shift_data(*, items: str, answers: str, data: str, cap: int, seed: int,
-               threads: int = 1) -> None:
+def shift_data(*, item_file: str, answers: str, data: str, cap: int, seed: int,
+               demonstration: bool, threads: int = 1) -> None:
     """Object-level-only finetuning data (another model's answers) for the behaviour shift."""
-    its = load_items(items)
+    its = load_items(item_file)
     responses = {(a["task"], a["item_id"]): a["response"] for a in read_jsonl(answers)}
-    examples = sft.object_examples(its, responses, cap, seed)
+    examples = sft.object_examples(its, responses, cap, seed, demonstration)
     sft.write_chat_jsonl(examples, data)
     _log(f"{len(examples)} object-level examples -> {data}")
 

@@ -3,7 +3,7 @@
 
 rule self_data:
     input:
-        items=layout.items_path("train"),
+        item_file=layout.items_path("train"),
         answers=layout.object_path("{model}", "train"),
     output:
         data=layout.SFT.replace("{kind}", "self"),
@@ -21,7 +21,7 @@ rule self_data:
 rule cross_data:
     # Cross-predictors learn the self-trained target's behaviour.
     input:
-        items=layout.items_path("train"),
+        item_file=layout.items_path("train"),
         answers=layout.object_path("{model}__self", "train"),
     output:
         data=layout.SFT.replace("{kind}", "cross"),
@@ -39,13 +39,14 @@ rule cross_data:
 rule shift_data:
     # Object-level answers of another model: finetuning on them shifts the behaviour.
     input:
-        items=layout.items_path("train"),
+        item_file=layout.items_path("train"),
         answers=shift_source_answers,
     output:
         data=layout.SFT.replace("{kind}", "shift"),
     params:
         cap=config["sft"]["cap_per_group"],
         seed=SEED,
+        demonstration=config["generation"]["demonstration"],
     log:
         "logs/sft/shift_{model}.log",
     threads: 1

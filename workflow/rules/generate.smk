@@ -3,7 +3,7 @@
 
 rule items:
     output:
-        items=layout.ITEMS,
+        item_file=layout.ITEMS,
     params:
         split="{split}",
         task_names=split_tasks,
@@ -21,7 +21,7 @@ rule items:
 
 rule object_answers:
     input:
-        items=layout.ITEMS,
+        item_file=layout.ITEMS,
         adapter=adapter_of,
     output:
         answers=layout.OBJECT,
@@ -41,7 +41,7 @@ rule object_answers:
 
 rule hypothetical_answers:
     input:
-        items=layout.items_path("test"),
+        item_file=layout.items_path("test"),
         adapter=adapter_of,
     output:
         answers=layout.HYPO,
@@ -62,7 +62,7 @@ rule hypothetical_answers:
 
 rule object_samples:
     input:
-        items=layout.items_path("test"),
+        item_file=layout.items_path("test"),
         adapter=adapter_of,
     output:
         samples=layout.OBJECT_DIST,
@@ -83,7 +83,7 @@ rule object_samples:
 
 rule hypothetical_tokens:
     input:
-        items=layout.items_path("test"),
+        item_file=layout.items_path("test"),
         adapter=adapter_of,
     output:
         tokens=layout.HYPO_DIST,
