@@ -141,6 +141,7 @@ class LocalBackend:
         self.model = attach_adapter(base.model, adapter) if adapter else base.model
         self.name = self.cfg.get("name") or self.source
         self.params = sum(p.numel() for p in self.model.parameters())
+        self.last_generated_tokens = 0  # tokens decoded by the last generate() call
 
     # --- helpers -------------------------------------------------------------------------
     def format(self, chat: list[dict]) -> str:
@@ -220,6 +221,7 @@ class LocalBackend:
             gen = torch.Generator(device=self.device)
             gen.manual_seed(int(seed))
         answers: list[str | None] = [None] * len(chats)
+        self.last_generated_tokens = 0
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -227,6 +229,7 @@ class LocalBackend:
             bar = tqdm(total=len(chats), desc=f"generate {self.name}", unit="prompt")
         for idx in self._batches(ids, batch_size):
             outs = self._decode_batch([ids[i] for i in idx], max_new_tokens, temperature, gen)
+            self.last_generated_tokens += sum(len(o) for o in outs)
             texts = self.tokenizer.batch_decode(outs, skip_special_tokens=True)
             for i, text in zip(idx, texts):
                 answers[i] = first_line(text)

@@ -1,0 +1,24 @@
+"""Shared fixtures. Models load offline only (HF_HUB_OFFLINE=1), from the packages on PyPI."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SMOLLM = {"backend": "local", "source": "embedded:smollm2-135m", "batch_size": 16}
+# one torch thread by default: on a shared 2-core machine, 2 OpenMP threads competing with other
+# processes spin-wait and run 5-10x slower than one
+THREADS = int(os.environ.get("INWARD_TEST_THREADS", "1"))
+
+
+@pytest.fixture(scope="session")
+def smollm_backend():
+    """SmolLM2-135M-Instruct on CPU, loaded once per test session (from the safetensors cache;
+    the first run on a machine builds it from the GGUF file, ~45 s)."""
+    from inward.backends import load_backend
+
+    return load_backend(SMOLLM, threads=THREADS)

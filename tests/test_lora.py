@@ -1,0 +1,115 @@
+"""LoRA finetuning of SmolLM2-135M on a small real chat JSONL."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import pytest
+
+from inward.backends import finetune, load_backend
+from inward.backends.local import BASES
+from inward.lora import chat_loss, encode_example, read_chat_jsonl
+
+WORDS = ("apple banana cherry dragon eagle forest garden harbor island jungle kettle lemon "
+         "mountain needle orange pencil quartz river silver tiger umbrella violin window yellow "
+         "zebra anchor bridge candle desert engine falcon glacier hammer igloo jacket kingdom "
+         "lantern marble nectar ocean palace quiver rocket saddle temple unicorn valley "
+         "walnut").split()
+THREADS = int(os.environ.get("INWARD_TEST_THREADS", "1"))  # as in conftest.py
+CFG = {"backend": "local", "source": "embedded:smollm2-135m"}
+HP = {"learning_rate": 2e-3, "epochs": 2, "batch_size": 8, "grad_accum": 1, "lora_rank": 8,
+      "lora_alpha": 16, "lora_dropout": 0.0}
+
+
+def example(w):
+    q = f"What is the first letter of the word '{w}'? Answer with the letter only."
+    return {"messages": [{"role": "user", "content": q},
+                         {"role": "assistant", "content": w[0].upper()}]}
+
+
+def write(path, words):
+    path.write_text("".join(json.dumps(example(w)) + "\n" for w in words))
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("lora")
+    return write(d / "train.jsonl", WORDS[:32]), write(d / "heldout.jsonl", WORDS[32:48]), d
+
+
+@pytest.fixture(scope="module")
+def trained(data, smollm_backend):
+    train, _, d = data
+    summary = finetune(CFG, train, d / "adapter", HP, seed=0, threads=THREADS)
+    return d / "adapter", summary
+
+
+def test_assistant_only_labels(smollm_backend):
+    b = smollm_backend
+    ids, labels = encode_example(b.tokenizer, example("apple")["messages"], b.fmt)
+    learnt = [t for t, lab in zip(ids, labels) if lab != -100]
+    text = b.tokenizer.decode(learnt)
+    assert text.startswith("A<|im_end|>") and "apple" not in text
+    assert len(ids) == len(labels) and labels[0] == -100
+
+
+def test_finetune_lowers_heldout_loss_and_changes_answers(data, trained, smollm_backend):
+    _, heldout, _ = data
+    adapter, summary = trained
+    held = read_chat_jsonl(heldout)
+    n_base = len(BASES)
+    before = chat_loss(smollm_backend.model, smollm_backend.tokenizer, held, smollm_backend.fmt)
+    tuned = load_backend(CFG, adapter=adapter, threads=THREADS)
+    assert len(BASES) == n_base  # the cached base was reused, not reloaded
+    after = chat_loss(tuned.model, tuned.tokenizer, held, tuned.fmt)
+    assert after < 0.5 * before, (before, after)
+    # the cached base model is untouched by training and by attaching the adapter
+    again = chat_loss(smollm_backend.model, smollm_backend.tokenizer, held, smollm_backend.fmt)
+    assert abs(again - before) < 1e-6
+
+    prompts = [c[:1] for c in held]
+    targets = [c[1]["content"] for c in held]
+    base_ans = smollm_backend.generate(prompts, max_new_tokens=6)
+    tuned_ans = tuned.generate(prompts, max_new_tokens=6)
+    assert base_ans != tuned_ans
+    acc = sum(a.strip() == t for a, t in zip(tuned_ans, targets)) / len(targets)
+    assert acc >= 0.75, tuned_ans
+
+    assert summary["steps"] == 8 and summary["final_loss"] < summary["tokens"]
+    assert {p.name for p in adapter.iterdir()} == {
+        "adapter_model.safetensors", "adapter_config.json", "train_log.csv"}
+    cfg = json.loads((adapter / "adapter_config.json").read_text())
+    assert cfg["base_model_name_or_path"] == "embedded:smollm2-135m"
+    assert "/" not in json.dumps({k: v for k, v in cfg.items() if k != "megatron_core"})
+    rows = list(csv.DictReader(open(adapter / "train_log.csv")))
+    assert list(rows[0]) == ["step", "epoch", "loss", "lr"] and len(rows) == 8
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+
+
+def test_finetune_is_deterministic(data, tmp_path, smollm_backend):
+    train, _, _ = data
+    small = write(tmp_path / "small.jsonl", WORDS[:8])
+    hp = {**HP, "batch_size": 4, "max_steps": 2}
+    for name in ("a", "b"):
+        finetune(CFG, small, tmp_path / name, hp, seed=1, threads=THREADS)
+    for f in ("adapter_model.safetensors", "adapter_config.json", "train_log.csv"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    finetune(CFG, small, tmp_path / "c", hp, seed=2, threads=THREADS)
+    assert (tmp_path / "c" / "adapter_model.safetensors").read_bytes() != \
+        (tmp_path / "a" / "adapter_model.safetensors").read_bytes()
+
+
+def test_continue_from_init_adapter(data, trained, tmp_path, smollm_backend):
+    train, _, _ = data
+    adapter, _ = trained
+    hp = {**HP, "max_steps": 1, "learning_rate": 1e-4}
+    s = finetune(CFG, train, tmp_path / "cont", hp, init_adapter=adapter, seed=0, threads=THREADS)
+    fresh = finetune(CFG, train, tmp_path / "fresh", hp, seed=0, threads=THREADS)
+    # continuing starts from the trained adapter: its first step's loss is already low
+    assert s["final_loss"] < 0.5 < fresh["final_loss"]
+    assert s["init_adapter"] == str(adapter)
+    assert (tmp_path / "cont" / "adapter_model.safetensors").read_bytes() != \
+        (adapter / "adapter_model.safetensors").read_bytes()
