@@ -12,11 +12,7 @@ from inward.backends import finetune, load_backend
 from inward.backends.local import BASES
 from inward.lora import chat_loss, encode_example, read_chat_jsonl
 
-WORDS = ("apple banana cherry dragon eagle forest garden harbor island jungle kettle lemon "
-         "mountain needle orange pencil quartz river silver tiger umbrella violin window yellow "
-         "zebra anchor bridge candle desert engine falcon glacier hammer igloo jacket kingdom "
-         "lantern marble nectar ocean palace quiver rocket saddle temple unicorn valley "
-         "walnut").split()
+WORDS = ["apple", "banana", "cherry", "dragon", "eagle", "forest", "garden", "harbor", "island", "jungle", "kettle", "lemon", "mountain", "needle", "orange", "pencil", "quartz", "river", "silver", "tiger", "umbrella", "violin", "window", "yellow", "zebra", "anchor", "bridge", "candle", "desert", "engine", "falcon", "glacier", "hammer", "igloo", "jacket", "kingdom", "lantern", "marble", "nectar", "ocean", "palace", "quiver", "rocket", "saddle", "temple", "unicorn", "valley", "walnut"]
 THREADS = int(os.environ.get("INWARD_TEST_THREADS", "1"))  # as in conftest.py
 CFG = {"backend": "local", "source": "embedded:smollm2-135m"}
 HP = {"learning_rate": 2e-3, "epochs": 2, "batch_size": 8, "grad_accum": 1, "lora_rank": 8,
@@ -84,13 +80,13 @@ def test_finetune_lowers_heldout_loss_and_changes_answers(data, trained, smollm_
     cfg = json.loads((adapter / "adapter_config.json").read_text())
     assert cfg["base_model_name_or_path"] == "embedded:smollm2-135m"
     assert "/" not in json.dumps({k: v for k, v in cfg.items() if k != "megatron_core"})
-    rows = list(csv.DictReader(open(adapter / "train_log.csv")))
+    with open(adapter / "train_log.csv") as f:
+        rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["step", "epoch", "loss", "lr"] and len(rows) == 8
     assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
 
 
-def test_finetune_is_deterministic(data, tmp_path, smollm_backend):
-    train, _, _ = data
+def test_finetune_is_deterministic(tmp_path, smollm_backend):
     small = write(tmp_path / "small.jsonl", WORDS[:8])
     hp = {**HP, "batch_size": 4, "max_steps": 2}
     for name in ("a", "b"):

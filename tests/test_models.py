@@ -76,7 +76,7 @@ def test_smollm_loads_offline_and_answers(monkeypatch):
 
     models.ensure_cached("embedded:smollm2-135m")  # first load on a machine: builds the cache
     t = time.perf_counter()
-    model, tok = models.load_model("embedded:smollm2-135m")
+    models.load_model("embedded:smollm2-135m")
     assert time.perf_counter() - t < 5.0  # < 1 s on an idle 2-core machine
     assert (models.cache_dir("embedded:smollm2-135m") / "LICENSE").exists()
     clear_cache()

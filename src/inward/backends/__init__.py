@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Backend", "load_backend", "get_backend", "finetune"]
+__all__ = ["Backend", "finetune", "get_backend", "load_backend"]
 
 
 @runtime_checkable
