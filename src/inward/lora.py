@@ -145,7 +145,9 @@ def save_adapter(model, out_dir: Path, source: str) -> None:
     """Write adapter_model.safetensors + adapter_config.json only (no README model card), with
     ``base_model_name_or_path`` set to the registry name (no machine-specific paths)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out_dir), safe_serialization=True)
+    # save_embedding_layers=False: peft's "auto" looks up the base model's config by name (a
+    # hub lookup for a registry name); LoRA here never touches the embeddings
+    model.save_pretrained(str(out_dir), safe_serialization=True, save_embedding_layers=False)
     (out_dir / "README.md").unlink(missing_ok=True)
     cfg_path = out_dir / "adapter_config.json"
     cfg = json.loads(cfg_path.read_text())

@@ -173,17 +173,42 @@ class LocalBackend:
                          past_key_values=cache, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1, :].float(), out.past_key_values
 
+    def _prefill(self, seqs: list[list[int]], cache_cls):
+        """Forward the prompts; returns (last logits, cache, attention mask, last positions).
+
+        The prompts' common token prefix (the chat template's system prompt and turn header) is
+        run once and its KV cache shared by the batch: rows are laid out as
+        [prefix][left padding][rest], with padding masked and positions counted over real
+        tokens, which is equivalent to left-padding the whole prompt."""
+        n_common = 0
+        if len(seqs) > 1:
+            first, shortest = seqs[0], min(len(s) for s in seqs)
+            while (n_common < shortest - 1
+                   and all(s[n_common] == first[n_common] for s in seqs)):
+                n_common += 1
+        if n_common < 8:
+            ids, attn = self._pad(seqs)
+            pos = (attn.cumsum(-1) - 1).clamp(min=0)
+            logits, cache = self._forward(ids, attn, pos, cache_cls())
+            return logits, cache, attn, pos[:, -1:]
+        B = len(seqs)
+        prefix = torch.tensor([seqs[0][:n_common]], dtype=torch.long, device=self.device)
+        _, cache = self._forward(prefix, torch.ones_like(prefix), None, cache_cls())
+        cache.batch_repeat_interleave(B)
+        ids, sattn = self._pad([s[n_common:] for s in seqs])
+        attn = torch.cat([sattn.new_ones((B, n_common)), sattn], dim=1)
+        pos = (attn.cumsum(-1) - 1).clamp(min=0)[:, n_common:]
+        logits, cache = self._forward(ids, attn, pos, cache)
+        return logits, cache, attn, pos[:, -1:]
+
     @torch.inference_mode()
     def _decode_batch(self, seqs: list[list[int]], max_new_tokens: int, temperature: float,
                       gen: torch.Generator | None) -> list[list[int]]:
         from transformers.cache_utils import DynamicCache
 
         t = self.tables
-        ids, attn = self._pad(seqs)
-        B = ids.shape[0]
-        pos = (attn.cumsum(-1) - 1).clamp(min=0)
-        logits, cache = self._forward(ids, attn, pos, DynamicCache())
-        last = pos[:, -1:]
+        logits, cache, attn, last = self._prefill(seqs, DynamicCache)
+        B = len(seqs)
         active = torch.arange(B, device=self.device)
         started = torch.zeros(B, dtype=torch.bool, device=self.device)
         outs: list[list[int]] = [[] for _ in range(B)]
@@ -250,12 +275,12 @@ class LocalBackend:
     @torch.inference_mode()
     def next_token_logprobs(self, chats: list[list[dict]]) -> torch.Tensor:
         """[len(chats), vocab] float32 log-probabilities of the first answer token."""
+        from transformers.cache_utils import DynamicCache
+
         ids = self.encode(chats)
         res = [None] * len(chats)
         for idx in self._batches(ids):
-            x, attn = self._pad([ids[i] for i in idx])
-            pos = (attn.cumsum(-1) - 1).clamp(min=0)
-            logits, _ = self._forward(x, attn, pos, None)
+            logits, *_ = self._prefill([ids[i] for i in idx], DynamicCache)
             lp = torch.log_softmax(logits, dim=-1)
             for j, i in enumerate(idx):
                 res[i] = lp[j]
@@ -274,12 +299,11 @@ class LocalBackend:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(chats), desc=f"distribution {self.name}", unit="prompt")
+        from transformers.cache_utils import DynamicCache
+
         for idx in self._batches(ids):
-            x, attn = self._pad([ids[i] for i in idx])
-            pos = (attn.cumsum(-1) - 1).clamp(min=0)
-            out = self.model(input_ids=x, attention_mask=attn, position_ids=pos,
-                             use_cache=False, logits_to_keep=1)
-            probs = torch.softmax(out.logits[:, -1, :].float(), dim=-1)
+            logits, *_ = self._prefill([ids[i] for i in idx], DynamicCache)
+            probs = torch.softmax(logits, dim=-1)
             grouped = torch.zeros((len(idx), t.n_groups + 1), device=probs.device)
             grouped.index_add_(1, t.group, probs)
             grouped = grouped[:, : t.n_groups]
