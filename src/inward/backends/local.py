@@ -1,6 +1,6 @@
 """Local torch backend: batched, left-padded decoding with a KV cache.
 
-* ``generate``: length-sorted batches (``batch_size`` from model_cfg, default 32), greedy when
+* ``generate``: length-sorted batches (``batch_size`` from model_cfg, default 64), greedy when
   ``temperature <= 0`` else sampling with a seeded ``torch.Generator``. A sequence stops at an
   end-of-turn/EOS token or at the first newline once its answer has begun (leading blank lines
   are skipped); finished rows are dropped from the batch and its KV cache. The answer is the
@@ -132,7 +132,7 @@ class LocalBackend:
         self.threads = set_threads(threads)
         self.device = select_device(self.cfg.get("device"))
         self.dtype = resolve_dtype(self.cfg.get("dtype"), self.device)
-        self.batch_size = int(self.cfg.get("batch_size", 32))
+        self.batch_size = int(self.cfg.get("batch_size", 64))
         base = get_base(self.source, self.device, self.dtype)
         self.tokenizer = base.tokenizer
         self.tables = base.tables
