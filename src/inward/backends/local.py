@@ -63,10 +63,8 @@ def _build_tables(tok, model, device) -> TokenTables:
     stop_ids = sorted(i for i in stop_ids if i is not None and 0 <= i < vocab)
 
     stop = torch.zeros(vocab, dtype=torch.bool)
-    has_nl = torch.zeros(vocab, dtype=torch.bool)
-    cbn = torch.zeros(vocab, dtype=torch.bool)
-    content = torch.zeros(vocab, dtype=torch.bool)
     stop[stop_ids] = True
+    nl, bn, ct = [False] * vocab, [False] * vocab, [False] * vocab
     groups: dict[str, int] = {}
     gid = []
     for i, t in enumerate(texts):
@@ -74,11 +72,12 @@ def _build_tables(tok, model, device) -> TokenTables:
             gid.append(-1)
             continue
         if "\n" in t:
-            has_nl[i] = True
-            cbn[i] = t.split("\n", 1)[0].strip() != ""
+            nl[i] = True
+            bn[i] = t.split("\n", 1)[0].strip() != ""
         s = t.strip()
-        content[i] = s != ""
+        ct[i] = s != ""
         gid.append(groups.setdefault(s, len(groups)) if s else -1)
+    has_nl, cbn, content = (torch.tensor(x, dtype=torch.bool) for x in (nl, bn, ct))
     n_groups = len(groups)
     group = torch.full((vocab,), n_groups, dtype=torch.long)
     g = torch.tensor(gid, dtype=torch.long)
