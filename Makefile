@@ -32,4 +32,4 @@ test: $(STAMP)
 	$(VENV)/bin/pytest -q
 
 dag: $(STAMP)
-	$(VENV)/bin/snakemake --rulegraph | dot -Tsvg > reports/dag.svg
+	$(VENV)/bin/snakemake --rulegraph --cores 1 | dot -Tsvg > docs/dag.svg

@@ -22,3 +22,19 @@ def smollm_backend():
     from inward.backends import load_backend
 
     return load_backend(SMOLLM, threads=THREADS)
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory):
+    """The tiny study run once through ``dvc repro`` in a fresh repo (end-to-end tests).
+
+    Returns the repo; ``metrics_first.json`` beside it keeps the first run's metrics, since
+    later tests edit the repo."""
+    import shutil
+
+    from e2e_support import new_study_repo, sh
+
+    repo = new_study_repo(tmp_path_factory.mktemp("study") / "repo")
+    (repo.parent / "first_run.log").write_text(sh("dvc repro", repo))
+    shutil.copy(repo / "reports" / "metrics.json", repo.parent / "metrics_first.json")
+    return repo

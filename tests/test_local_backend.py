@@ -86,3 +86,12 @@ def test_answer_distribution_is_exact_grouped_topk(smollm_backend):
         for t, p in top:
             assert abs(d[t] - p / z) < 1e-4
     assert max(dists[1], key=dists[1].get) in {"A", "B"}
+
+
+def test_samples_do_not_depend_on_the_other_prompts_in_the_call(smollm_backend):
+    """A prompt's samples are the same alone, in a batch, or served one request at a time."""
+    b = smollm_backend
+    together = b.sample(CHATS[:3], n=3, max_new_tokens=6, temperature=1.0, seed=5)
+    alone = [b.sample([c], n=3, max_new_tokens=6, temperature=1.0, seed=5)[0] for c in CHATS[:3]]
+    assert together == alone
+    assert len(set(map(tuple, together))) > 1 or len(set(together[0])) > 1  # it does sample

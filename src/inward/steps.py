@@ -88,7 +88,7 @@ def object_answers(*, item_file: str, answers: str, model_cfg: dict, gen: dict, 
     out = _model_calls(model_cfg, adapter, threads, answers, chats, settings,
                        lambda b, c: b.generate(c, max_new_tokens=gen["object_max_new_tokens"],
                                                temperature=0.0, seed=seed),
-                       chunk_size=gen["batch_size"] * 4)
+                       chunk_size=gen["batch_size"])
     write_jsonl([{"task": it.task, "item_id": it.item_id, "response": r}
                  for it, r in zip(its, out, strict=True)], answers)
     checkpoint.clear(answers)
@@ -104,7 +104,7 @@ def hypothetical_answers(*, item_file: str, answers: str, model_cfg: dict, gen: 
     out = _model_calls(model_cfg, adapter, threads, answers, chats, settings,
                        lambda b, c: b.generate(c, max_new_tokens=gen["hypothetical_max_new_tokens"],
                                                temperature=0.0, seed=seed),
-                       chunk_size=gen["batch_size"] * 4)
+                       chunk_size=gen["batch_size"])
     write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "response": r}
                  for (it, p), r in zip(pairs, out, strict=True)], answers)
     checkpoint.clear(answers)
@@ -121,7 +121,7 @@ def object_samples(*, item_file: str, samples: str, model_cfg: dict, gen: dict, 
                        lambda b, c: b.sample(c, n=calib["n_samples"],
                                              max_new_tokens=gen["object_max_new_tokens"],
                                              temperature=calib["temperature"], seed=seed),
-                       chunk_size=gen["batch_size"])
+                       chunk_size=max(1, gen["batch_size"] // calib["n_samples"]))
     write_jsonl([{"task": it.task, "item_id": it.item_id, "samples": s}
                  for it, s in zip(its, out, strict=True)], samples)
     checkpoint.clear(samples)
@@ -136,7 +136,7 @@ def hypothetical_tokens(*, item_file: str, tokens: str, model_cfg: dict, gen: di
     settings = {"kind": "first_token", "k": calib["logprob_k"]}
     out = _model_calls(model_cfg, adapter, threads, tokens, chats, settings,
                        lambda b, c: b.answer_distribution(c, k=calib["logprob_k"]),
-                       chunk_size=gen["batch_size"] * 4)
+                       chunk_size=gen["batch_size"])
     write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "tokens": d}
                  for (it, p), d in zip(pairs, out, strict=True)], tokens)
     checkpoint.clear(tokens)

@@ -10,6 +10,9 @@ MODELS = list(config["models"])
 SEED = config["base"]["seed"]
 PROPS = config["tasks"]["properties"]
 STEP = "../scripts/step.py"
+# Model jobs take half the cores each: two jobs side by side overlap their start-up (imports,
+# model load), which dominates small studies on a small machine.
+MODEL_THREADS = max(1, workflow.cores // 2)
 
 
 wildcard_constraints:

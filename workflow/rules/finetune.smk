@@ -67,7 +67,7 @@ rule finetune:
         seed=SEED,
     log:
         "logs/finetune/{agent}.log",
-    threads: 2
+    threads: MODEL_THREADS
     resources:
         mem_mb=8000,
         gpu=gpu_of,
@@ -90,7 +90,7 @@ rule finetune_shift:
         seed=SEED,
     log:
         "logs/finetune/{agent}.log",
-    threads: 2
+    threads: MODEL_THREADS
     resources:
         mem_mb=8000,
         gpu=gpu_of,

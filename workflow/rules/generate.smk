@@ -31,7 +31,7 @@ rule object_answers:
         seed=SEED,
     log:
         "logs/object/{agent}_{split}.log",
-    threads: 2
+    threads: MODEL_THREADS
     resources:
         mem_mb=6000,
         gpu=gpu_of,
@@ -52,7 +52,7 @@ rule hypothetical_answers:
         seed=SEED,
     log:
         "logs/hypothetical/{agent}.log",
-    threads: 2
+    threads: MODEL_THREADS
     resources:
         mem_mb=6000,
         gpu=gpu_of,
@@ -73,7 +73,7 @@ rule object_samples:
         seed=SEED,
     log:
         "logs/calibration/{agent}_object.log",
-    threads: 2
+    threads: MODEL_THREADS
     resources:
         mem_mb=6000,
         gpu=gpu_of,
@@ -94,7 +94,7 @@ rule hypothetical_tokens:
         props=PROPS,
     log:
         "logs/calibration/{agent}_hypothetical.log",
-    threads: 2
+    threads: MODEL_THREADS
     resources:
         mem_mb=6000,
         gpu=gpu_of,

@@ -15,6 +15,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +50,23 @@ class Base:
 
 
 BASES: dict[tuple, Base] = {}
+
+
+def _cached_tables(source: str, tok, model, device) -> TokenTables:
+    """Token tables of an embedded model, kept beside its weight cache: building them decodes
+    the whole vocabulary (seconds for Gemma's 262k tokens) on every load otherwise."""
+    if models.get_spec(source) is None:
+        return _build_tables(tok, model, device)
+    path = models.cache_dir(source) / "token_tables.pt"
+    if path.exists():
+        saved = torch.load(path, map_location=device, weights_only=True)
+        return TokenTables(**saved)
+    tables = _build_tables(tok, model, "cpu")
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(dataclasses.asdict(tables), tmp)
+    os.replace(tmp, path)  # atomic: a concurrent or interrupted writer leaves no broken file
+    return TokenTables(**{k: v.to(device) if torch.is_tensor(v) else v
+                          for k, v in dataclasses.asdict(tables).items()})
 
 
 def _build_tables(tok, model, device) -> TokenTables:
@@ -93,7 +113,7 @@ def get_base(source: str, device=None, dtype=None) -> Base:
     key = (source, str(dev), dt)
     if key not in BASES:
         model, tok = models.load_model(source, device=dev, dtype=dt)
-        BASES[key] = Base(model, tok, _build_tables(tok, model, dev),
+        BASES[key] = Base(model, tok, _cached_tables(source, tok, model, dev),
                           models.chat_format(source, tok))
     return BASES[key]
 
@@ -202,7 +222,7 @@ class LocalBackend:
 
     @torch.inference_mode()
     def _decode_batch(self, seqs: list[list[int]], max_new_tokens: int, temperature: float,
-                      gen: torch.Generator | None) -> list[list[int]]:
+                      gens: list[torch.Generator] | None) -> list[list[int]]:
         from transformers.cache_utils import DynamicCache
 
         t = self.tables
@@ -214,7 +234,8 @@ class LocalBackend:
         for step in range(max_new_tokens):
             if temperature and temperature > 0:
                 probs = torch.softmax(logits / temperature, dim=-1)
-                nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+                nxt = torch.cat([torch.multinomial(probs[j], 1, generator=gens[r])
+                                 for j, r in enumerate(active.tolist())])
             else:
                 nxt = logits.argmax(-1)
             for r, tk in zip(active.tolist(), nxt.tolist()):
@@ -233,6 +254,22 @@ class LocalBackend:
             logits, cache = self._forward(nxt[:, None], attn, last, cache)
         return outs
 
+    def _row_generators(self, ids: list[list[int]], seed: int) -> list[torch.Generator]:
+        """One generator per prompt, seeded from (seed, prompt tokens, how many identical
+        prompts came before it): a sample depends on nothing else in the call, so batching,
+        chunking and serving one request at a time all give the same samples."""
+        seen: dict[tuple, int] = {}
+        gens = []
+        for row in ids:
+            key = tuple(row)
+            k = seen.get(key, 0)
+            seen[key] = k + 1
+            digest = hashlib.sha256(f"{seed}:{k}:{key}".encode()).digest()
+            g = torch.Generator(device=self.device)
+            g.manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
+            gens.append(g)
+        return gens
+
     # --- Backend protocol ----------------------------------------------------------------
     def generate(self, chats: list[list[dict]], max_new_tokens: int = 32,
                  temperature: float = 0.0, seed: int = 0, progress: bool = False,
@@ -240,10 +277,7 @@ class LocalBackend:
         if not chats:
             return []
         ids = self.encode(chats)
-        gen = None
-        if temperature and temperature > 0:
-            gen = torch.Generator(device=self.device)
-            gen.manual_seed(int(seed))
+        gens = self._row_generators(ids, seed) if temperature and temperature > 0 else None
         answers: list[str | None] = [None] * len(chats)
         self.last_generated_tokens = 0
         bar = None
@@ -252,7 +286,8 @@ class LocalBackend:
 
             bar = tqdm(total=len(chats), desc=f"generate {self.name}", unit="prompt")
         for idx in self._batches(ids, batch_size):
-            outs = self._decode_batch([ids[i] for i in idx], max_new_tokens, temperature, gen)
+            outs = self._decode_batch([ids[i] for i in idx], max_new_tokens, temperature,
+                                      None if gens is None else [gens[i] for i in idx])
             self.last_generated_tokens += sum(len(o) for o in outs)
             texts = self.tokenizer.batch_decode(outs, skip_special_tokens=True)
             for i, text in zip(idx, texts):

@@ -1,0 +1,67 @@
+"""Helpers for the end-to-end tests: run commands in a study repo, parse Snakemake's output."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = Path(__file__).parent / "configs" / "tiny.yaml"
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+       "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+       "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def sh(cmd: str, cwd: Path, check: bool = True, env: dict | None = None) -> str:
+    """Run a shell command, log it beside the repo, fail with the end of its stderr."""
+    proc = subprocess.run(cmd, shell=True, cwd=cwd, env=env or ENV, capture_output=True,
+                          text=True)
+    log = cwd.parent / "commands.log"
+    with log.open("a") as fh:
+        fh.write(f"$ {cmd}\n{proc.stdout}\n{proc.stderr}\n")
+    if check and proc.returncode:
+        raise AssertionError(f"{cmd} failed ({proc.returncode}); see {log}\n{proc.stderr[-3000:]}")
+    return proc.stdout + proc.stderr
+
+
+def jobs_run(output: str) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job Snakemake ran, from its log output."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        m = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if m and m.group(1) != "all":
+            w = re.search(r"wildcards: ([^\n]*)", block)
+            jobs.append((m.group(1), w.group(1) if w else ""))
+    return jobs
+
+
+def edit_params(repo: Path, dotted: str, value) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    node = params
+    *path, last = dotted.split(".")
+    for k in path:
+        node = node[k]
+    node[last] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def new_study_repo(repo: Path, params: dict | None = None) -> Path:
+    """A fresh git + DVC repo holding the workflow and the tiny params (or ``params``)."""
+    repo.mkdir(parents=True)
+    for name in ("Snakefile", "dvc.yaml", ".dvcignore", ".gitignore"):
+        shutil.copy(ROOT / name, repo / name)
+    shutil.copytree(ROOT / "workflow", repo / "workflow")
+    shutil.copytree(ROOT / "src", repo / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    if params is None:
+        shutil.copy(TINY, repo / "params.yaml")
+    else:
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh("git init -q -b main && dvc init -q && dvc config core.analytics false", repo)
+    sh("git add -A && git commit -qm 'tiny study'", repo)
+    return repo
