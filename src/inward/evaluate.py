@@ -94,8 +94,8 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str], cali
             "untrained": metrics.compliance_rate(truth_untrained, "value")["rate"],
             "self": metrics.compliance_rate(truth_self, "value")["rate"]}
         res["self_vs_cross"] = {
-            m2: metrics.paired_test(pred_frame(comp.self_trained), pred_frame(agent), truth_self,
-                                    n_boot=n_boot, seed=seed)
+            m2: _numeric(metrics.paired_test(pred_frame(comp.self_trained), pred_frame(agent),
+                                             truth_self, n_boot=n_boot, seed=seed))
             for m2, agent in comp.cross.items()}
 
         cal_pairs = {"untrained": (comp.untrained, comp.untrained),
@@ -112,9 +112,9 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str], cali
         res["calibration_mad"] = cal
 
         if comp.shift:
-            shift = metrics.shift_accuracy(pred_frame(comp.shift), truth_self,
-                                           object_frame(comp.shift), n_boot=n_boot, seed=seed)
-            res["shift"] = shift
+            res["shift"] = _shift_block(metrics.shift_accuracy(
+                pred_frame(comp.shift), truth_self, object_frame(comp.shift),
+                n_boot=n_boot, seed=seed))
         out["targets"][m] = res
 
     tables = Path(tables_dir)
@@ -129,6 +129,20 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str], cali
     Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
     Path(metrics_path).write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
     return out
+
+
+def _numeric(d: dict) -> dict:
+    """Metrics files hold numbers only (the test's name goes into the report)."""
+    return {k: v for k, v in d.items() if not isinstance(v, str)}
+
+
+def _shift_block(raw: dict) -> dict:
+    """{"new": acc, "old": acc, "p_value", "n_changed"} from ``metrics.shift_accuracy``."""
+    block = {which: {"accuracy": raw[f"accuracy_{which}"], "ci_low": raw[f"ci_low_{which}"],
+                     "ci_high": raw[f"ci_high_{which}"], "n": raw["n"]}
+             for which in ("new", "old")}
+    return {**block, "p_value": raw["p_value"], "n_changed": raw["n"],
+            "n_noncompliant": raw["n_noncompliant"]}
 
 
 def _per_group_metrics(groups: pl.DataFrame) -> dict:

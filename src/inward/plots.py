@@ -43,9 +43,11 @@ def _bars(df: pl.DataFrame, x: str, color: str, cfg: dict, title: str,
         y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color(f"{color}:N", sort=ROLE_ORDER),
         tooltip=[x, color, alt.Tooltip("accuracy:Q", format=".3f"), "n"])
-    errs = base.mark_errorbar().encode(x=alt.X(f"{x}:N", sort=None), y="ci_low:Q", y2="ci_high:Q")
+    errs = base.mark_errorbar().encode(x=alt.X(f"{x}:N", sort=None),
+                                       y=alt.Y("ci_low:Q", title="accuracy"), y2="ci_high:Q")
     return (alt.layer(bars, errs).properties(width=cfg["width"], height=cfg["height"])
             .facet(column=alt.Column(f"{facet}:N", title="target model (M1)"))
+            .resolve_scale(x="independent")
             .properties(title=title))
 
 
@@ -69,16 +71,15 @@ def by_group_chart(groups: pl.DataFrame, cfg: dict):
 
 
 def calibration_chart(bins: pl.DataFrame, cfg: dict):
-    base = alt.Chart(bins)
-    line = base.mark_line(point=True).encode(
+    line = alt.Chart().mark_line(point=True).encode(
         x=alt.X("hypo_mean:Q", title="hypothetical-level probability",
                 scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("object_mean:Q", title="object-level probability",
                 scale=alt.Scale(domain=[0, 1])),
         color="role:N", tooltip=["role", "hypo_mean", "object_mean", "n"])
-    diag = alt.Chart(pl.DataFrame({"p": [0.0, 1.0]})).mark_line(
-        strokeDash=[4, 4], color="gray").encode(x="p:Q", y="p:Q")
-    return (alt.layer(diag, line).properties(width=cfg["height"], height=cfg["height"])
+    diag = alt.Chart().mark_rule(strokeDash=[4, 4], color="gray").encode(
+        x=alt.datum(0.0), y=alt.datum(0.0), x2=alt.datum(1.0), y2=alt.datum(1.0))
+    return (alt.layer(diag, line, data=bins).properties(width=cfg["height"], height=cfg["height"])
             .facet(column=alt.Column("target:N", title="target model (M1)"))
             .properties(title="Calibration: predicted vs actual behaviour probability"))
 

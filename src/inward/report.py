@@ -63,6 +63,11 @@ def reading(metrics: dict) -> str:
     return " ".join(sentences)
 
 
+def _models_line(params: dict) -> str:
+    return ", ".join(f"`{name}` ({cfg.get('source') or cfg.get('model')})"
+                     for name, cfg in params["models"].items())
+
+
 def write_report(metrics_path: str, tables_dir: str, figures_dir: str, report_path: str,
                  params_file: str) -> None:
     metrics = json.loads(Path(metrics_path).read_text())
@@ -81,7 +86,7 @@ def write_report(metrics_path: str, tables_dir: str, figures_dir: str, report_pa
     text = [
         "# Introspection study: results",
         "",
-        f"Models: {', '.join(f'`{k}` ({v.get('source') or v.get('model')})' for k, v in params['models'].items())}. "
+        f"Models: {_models_line(params)}. "
         f"Training tasks: {', '.join(params['tasks']['train'])}; held-out tasks: "
         f"{', '.join(params['tasks']['test'])}; {params['tasks']['n_test_items']} held-out items "
         f"per task; seed {params['base']['seed']}.",

@@ -11,6 +11,7 @@ import contextlib
 import json
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -231,7 +232,11 @@ def run_rule(smk) -> None:
             stack.enter_context(contextlib.redirect_stdout(fh))
         from inward.device import set_threads
         set_threads(smk.threads)
-        STEPS[smk.rule](**kwargs)
+        try:
+            STEPS[smk.rule](**kwargs)
+        except BaseException:
+            traceback.print_exc()  # into the rule's log, where its progress lines are
+            raise
 
 
 __all__ = ["STEPS", "run_rule", *[f.__name__ for f in set(STEPS.values())], "layout"]
