@@ -62,7 +62,7 @@ def test_metrics_have_every_key_and_are_numbers_in_range(repo):
         r = metrics["targets"][m]
         for acc in [r["untrained"], r["self"], r["cross"][m2], r["baseline"],
                     r["shift"]["new"], r["shift"]["old"]]:
-            assert 0 <= acc["ci_low"] <= acc["accuracy"] <= acc["ci_high"] <= 1 or acc["n"] == 0
+            assert acc["n"] == 0 or 0 <= acc["ci_low"] <= acc["accuracy"] <= acc["ci_high"] <= 1
         assert 0 <= r["self_vs_cross"][m2]["p_value"] <= 1
         for mad in [r["calibration_mad"]["self"], r["calibration_mad"]["untrained"],
                     r["calibration_mad"]["cross"][m2]]:

@@ -37,8 +37,9 @@ def test_openai_backend_study_matches_the_local_backend(tiny_study, tmp_path):
                                "cache_dir": str(tmp_path / "cache")}
                         for name in sources}
     repo = new_study_repo(tmp_path / "repo", params)
+    # one torch thread, as each local job gets with --cores 2: the same float sums
     with LoopbackServer(sources, log_requests=tmp_path / "requests.jsonl",
-                        data_dir=tmp_path / "serve", extra_args=["--threads", "2"],
+                        data_dir=tmp_path / "serve", extra_args=["--threads", "1"],
                         stderr_path=tmp_path / "server.log") as server:
         env = {**ENV, "INWARD_LOOPBACK_URL": server.base_url, "INWARD_LOOPBACK_KEY": "local"}
         sh("snakemake --cores 2", repo, env=env)

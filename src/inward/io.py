@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Read one JSON object per non-blank line.
+def iter_jsonl(path: str | Path, hint: str = "") -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for each non-blank line of a JSONL file.
 
-    A line that is not a JSON object raises ValueError naming the file and the line number.
+    A line that is not a JSON object raises ValueError naming the file and the line number,
+    followed by ``hint`` (e.g. the keys a line should have).
     """
     path = Path(path)
-    rows = []
+    tail = f"; {hint}" if hint else ""
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
@@ -23,12 +24,16 @@ def read_jsonl(path: str | Path) -> list[dict]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{lineno}: invalid JSON ({err.msg})") from None
+                raise ValueError(f"{path}:{lineno}: invalid JSON ({err.msg}){tail}") from None
             if not isinstance(row, dict):
                 raise ValueError(f"{path}:{lineno}: expected a JSON object, "  # noqa: TRY004
-                                 f"got {type(row).__name__}")
-            rows.append(row)
-    return rows
+                                 f"got {type(row).__name__}{tail}")
+            yield lineno, row
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Read one JSON object per non-blank line (errors as in ``iter_jsonl``)."""
+    return [row for _, row in iter_jsonl(path)]
 
 
 def write_jsonl(rows: Iterable[dict], path: str | Path) -> Path:

@@ -26,7 +26,6 @@ held-out tasks. Word lists and prose sentences are package data in ``inward/reso
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
 from collections.abc import Callable
@@ -34,6 +33,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
+
+from inward import io
 
 KINDS = ("sequence", "prose", "multiple_choice", "ab_choice")
 
@@ -369,20 +370,11 @@ _PAPER_ALLOWED = ("original_question", "original_dataset", "object_level_prompt"
 def _json_rows(path: Path, required: tuple[str, ...], allowed: tuple[str, ...]):
     """Yield (line number, object) for each non-blank line, checking the required keys."""
     keys = (f"required keys: {', '.join(required)}; allowed keys: {', '.join(allowed)}")
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{lineno}: invalid JSON ({err.msg}); {keys}") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object; {keys}")  # noqa: TRY004
-            missing = [k for k in required if k not in row]
-            if missing:
-                raise ValueError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}; {keys}")
-            yield lineno, row
+    for lineno, row in io.iter_jsonl(path, keys):
+        missing = [k for k in required if k not in row]
+        if missing:
+            raise ValueError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}; {keys}")
+        yield lineno, row
 
 
 def load_jsonl_task(path: str | Path, task_name: str, split: str = "test") -> list[Item]:
