@@ -10,6 +10,8 @@ CORES ?= all
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DVC_NO_ANALYTICS := 1
+# the study's tools (snakemake, dvc, inward) come from the virtual environment
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: study test install dag
 

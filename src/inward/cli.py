@@ -20,7 +20,10 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DVC_NO_ANALY
 
 
 def _env() -> dict:
-    return {**os.environ, **OFFLINE_ENV}
+    """Offline settings, and this interpreter's scripts folder first on PATH so the rules'
+    shell commands (dvc, snakemake) are the ones installed beside inward."""
+    bindir = os.path.dirname(sys.executable)
+    return {**os.environ, **OFFLINE_ENV, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
 
 
 def cmd_check(args) -> int:
@@ -36,16 +39,18 @@ def cmd_check(args) -> int:
 def cmd_run(args, extra: list[str]) -> int:
     if cmd_check(args):
         return 2
-    return subprocess.call(["snakemake", "--cores", str(args.cores), *extra], env=_env())
+    return subprocess.call([sys.executable, "-m", "snakemake", "--cores", str(args.cores), *extra],
+                           env=_env())
 
 
 def cmd_restore(args) -> int:
     """Restored files get fresh mtimes in arbitrary order; --touch makes Snakemake accept them."""
     if not args.no_checkout:
-        rc = subprocess.call(["dvc", "checkout"], env=_env())
+        rc = subprocess.call([sys.executable, "-m", "dvc", "checkout"], env=_env())
         if rc:
             return rc
-    return subprocess.call(["snakemake", "--cores", "1", "--touch", "--quiet", "all"], env=_env())
+    return subprocess.call([sys.executable, "-m", "snakemake", "--cores", "1", "--touch",
+                            "--quiet", "all"], env=_env())
 
 
 def main(argv: list[str] | None = None) -> int:
