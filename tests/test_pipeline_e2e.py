@@ -115,6 +115,17 @@ def test_snakemake_does_not_redo_work_after_dvc_checkout(repo):
     assert "Nothing to be done" in sh("snakemake -n --cores 1", repo)
 
 
+def test_push_to_a_local_remote_and_pull_back(repo):
+    remote = repo.parent / "remote"
+    sh(f"dvc remote add -d -f local {remote} && dvc push -q", repo)
+    shutil.rmtree(repo / "results")
+    sh("dvc pull -q", repo)
+    assert (repo / "results/adapters/smollm2__self/adapter_model.safetensors").is_file()
+    sh("python -m inward.cli restore --no-checkout", repo)
+    assert "Nothing to be done" in sh("snakemake -n --cores 1", repo)
+    assert "up to date" in sh("dvc status", repo)
+
+
 def test_metrics_diff_after_changing_held_out_items(repo):
     sh("git add -A && git commit -qm 'study run'", repo)
     edit_params(repo, "tasks.n_test_items", 5)
