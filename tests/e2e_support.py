@@ -22,7 +22,7 @@ ENV = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.e
 def sh(cmd: str, cwd: Path, check: bool = True, env: dict | None = None) -> str:
     """Run a shell command, log it beside the repo, fail with the end of its stderr."""
     proc = subprocess.run(cmd, shell=True, cwd=cwd, env=env or ENV, capture_output=True,
-                          text=True)
+                          text=True, check=False)
     log = cwd.parent / "commands.log"
     with log.open("a") as fh:
         fh.write(f"$ {cmd}\n{proc.stdout}\n{proc.stderr}\n")

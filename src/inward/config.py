@@ -48,7 +48,7 @@ def _registry_problems(params: dict) -> list[str]:
     from inward import properties, tasks
 
     problems = []
-    extra = set((params["tasks"].get("files") or {}))
+    extra = set(params["tasks"].get("files") or {})
     known_tasks = sorted(set(tasks.TASKS) | extra)
     for split in ("train", "test"):
         for i, name in enumerate(params["tasks"][split]):
@@ -70,10 +70,10 @@ def _registry_problems(params: dict) -> list[str]:
         if "__" in name:
             problems.append(f"models.{name}: model names may not contain '__'")
         source = cfg.get("source", "")
-        if cfg.get("backend") == "local" and source.startswith("embedded:"):
-            if source not in model_registry.EMBEDDED:
-                problems.append(f"models.{name}.source: unknown embedded model {source!r}; "
-                                f"allowed: {', '.join(model_registry.EMBEDDED)}")
+        if (cfg.get("backend") == "local" and source.startswith("embedded:")
+                and source not in model_registry.EMBEDDED):
+            problems.append(f"models.{name}.source: unknown embedded model {source!r}; "
+                            f"allowed: {', '.join(model_registry.EMBEDDED)}")
     return problems
 
 

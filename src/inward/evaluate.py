@@ -20,10 +20,19 @@ from pathlib import Path
 import polars as pl
 
 from inward import layout, metrics
-from inward.frames import (KEY, hypothetical_distributions, object_distributions, object_values,
-                           predictions)
+from inward.frames import (
+    KEY,
+    hypothetical_distributions,
+    object_distributions,
+    object_values,
+    predictions,
+)
 from inward.io import read_jsonl
 from inward.tasks import Item
+
+# explicit, so that a study without any calibration pair still writes the header
+_CALIB_SCHEMA = {"target": pl.Utf8, "role": pl.Utf8, "hypo_mean": pl.Float64,
+                 "object_mean": pl.Float64, "n": pl.Int64}
 
 
 def _items(path) -> list[Item]:
@@ -125,7 +134,7 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str], cali
     groups = pl.concat(group_rows, how="diagonal_relaxed")
     groups.write_csv(tables / "by_task_property.csv")
     out["per_group"] = _per_group_metrics(groups)
-    pl.DataFrame(calib_rows).write_csv(tables / "calibration_bins.csv")
+    pl.DataFrame(calib_rows, schema=_CALIB_SCHEMA).write_csv(tables / "calibration_bins.csv")
     Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
     Path(metrics_path).write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
     return out

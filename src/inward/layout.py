@@ -38,7 +38,7 @@ class Agent:
         return f"{self.model}{SEP}{self.kind}"
 
     @property
-    def adapter_chain(self) -> "Agent | None":
+    def adapter_chain(self) -> Agent | None:
         """The agent whose adapter this agent's finetune starts from (shift continues self)."""
         return Agent(self.model, "self") if self.kind == "shift" else None
 

@@ -13,26 +13,25 @@ from __future__ import annotations
 from inward import properties, tasks
 from inward.tasks import Item
 
-
 # One worked exchange per task kind, shown before the object-level question when
 # ``demonstration`` is on. Tiny models otherwise answer most prompts with a preamble ("Here is
 # the list:") and so show no behaviour worth predicting. The topics (fruit, a made-up sentence,
 # a colour question, a reading choice) belong to no task, so nothing about a task's answers
 # leaks. The hypothetical question quotes only the real question, as in the paper.
 DEMONSTRATIONS: dict[str, tuple[str, str]] = {
-    "sequence": ("Here is a list of fruits:\napple pear plum fig lime kiwi\nContinue the list "
-                 "with the next 5 fruits. Reply with those 5 fruits only, separated by spaces, "
-                 "with no punctuation.", "mango peach grape melon cherry"),
-    "prose": ("Here is the beginning of a sentence from a novel:\nThe lamp on the desk had "
-              "burned low, and\nContinue the sentence from where it stops. Reply with the "
-              "continuation only, without repeating the beginning.",
+    "sequence": (("Here is a list of fruits:\napple pear plum fig lime kiwi\nContinue the list "
+                  "with the next 5 fruits. Reply with those 5 fruits only, separated by spaces, "
+                  "with no punctuation."), "mango peach grape melon cherry"),
+    "prose": (("Here is the beginning of a sentence from a novel:\nThe lamp on the desk had "
+               "burned low, and\nContinue the sentence from where it stops. Reply with the "
+               "continuation only, without repeating the beginning."),
               "nobody in the room had noticed the hour."),
-    "multiple_choice": ("Which of these is a colour of the rainbow?\nOptions:\nA) brown\n"
-                        "B) grey\nC) violet\nD) black\nReply with the letter of the correct "
-                        "option only.", "C"),
-    "ab_choice": ("You are offered something to read this evening. Which do you pick?\nOptions:\n"
-                  "A - a short story\nB - a newspaper\nReply with A or B only, without "
-                  "explaining.", "B"),
+    "multiple_choice": (("Which of these is a colour of the rainbow?\nOptions:\nA) brown\n"
+                         "B) grey\nC) violet\nD) black\nReply with the letter of the correct "
+                         "option only."), "C"),
+    "ab_choice": (("You are offered something to read this evening. Which do you pick?\n"
+                   "Options:\nA - a short story\nB - a newspaper\nReply with A or B only, "
+                   "without explaining."), "B"),
 }
 
 

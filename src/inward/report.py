@@ -18,6 +18,14 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def _num(x: float | None, fmt: str) -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+def _pts(diff: float | None) -> str:
+    return "n/a" if diff is None else f"{100 * diff:+.1f} pts"
+
+
 def _acc(acc: dict) -> str:
     return f"{_pct(acc['accuracy'])} [{_pct(acc['ci_low'])}, {_pct(acc['ci_high'])}], n={acc['n']}"
 
@@ -28,11 +36,11 @@ def headline_table(metrics: dict) -> str:
     rows = []
     for m, r in metrics["targets"].items():
         cross = "; ".join(f"{m2}: {_acc(a)}" for m2, a in r.get("cross", {}).items()) or "-"
-        test = "; ".join(f"{100 * t['diff']:+.1f} pts (p={t['p_value']:.3g})"
+        test = "; ".join(f"{_pts(t['diff'])} (p={_num(t['p_value'], '.3g')})"
                          for t in r.get("self_vs_cross", {}).values()) or "-"
         cal = r["calibration_mad"]
-        mads = f"{cal['self']:.1f} / " + (", ".join(f"{v:.1f}" for v in cal.get("cross", {}).values())
-                                          or "-")
+        mads = f"{_num(cal['self'], '.1f')} / " + (
+            ", ".join(_num(v, ".1f") for v in cal.get("cross", {}).values()) or "-")
         rows.append(f"| {m} | {_acc(r['untrained'])} | {_acc(r['self'])} | {cross} | "
                     f"{_acc(r['baseline'])} | {test} | {mads} |")
     return head + "\n".join(rows) + "\n"
@@ -47,18 +55,19 @@ def reading(metrics: dict) -> str:
              f"always guessing its most common answer: {_pct(r['baseline']['accuracy'])}).")
         for m2, a in r.get("cross", {}).items():
             t = r["self_vs_cross"][m2]
-            verdict = ("significantly better than" if t["p_value"] < 0.05 and t["diff"] > 0 else
-                       "significantly worse than" if t["p_value"] < 0.05 else
+            significant = t["p_value"] is not None and t["p_value"] < 0.05
+            verdict = ("significantly better than" if significant and t["diff"] > 0 else
+                       "significantly worse than" if significant else
                        "not significantly different from")
             s += (f" {m2}, trained on the same data of {m}'s behaviour, reaches "
                   f"{_pct(a['accuracy'])}: self-prediction is {verdict} cross-prediction "
-                  f"(p={t['p_value']:.3g}).")
+                  f"(p={_num(t['p_value'], '.3g')}).")
         if "shift" in r:
             sh = r["shift"]
             s += (f" After the behaviour-shift finetune, on the {sh['new']['n']} prompts whose "
                   f"answer property changed, its predictions match the new behaviour "
                   f"{_pct(sh['new']['accuracy'])} of the time and the old one "
-                  f"{_pct(sh['old']['accuracy'])} (p={sh['p_value']:.3g}).")
+                  f"{_pct(sh['old']['accuracy'])} (p={_num(sh['p_value'], '.3g')}).")
         sentences.append(s)
     return " ".join(sentences)
 
@@ -86,10 +95,10 @@ def write_report(metrics_path: str, tables_dir: str, figures_dir: str, report_pa
     text = [
         "# Introspection study: results",
         "",
-        f"Models: {_models_line(params)}. "
-        f"Training tasks: {', '.join(params['tasks']['train'])}; held-out tasks: "
-        f"{', '.join(params['tasks']['test'])}; {params['tasks']['n_test_items']} held-out items "
-        f"per task; seed {params['base']['seed']}.",
+        (f"Models: {_models_line(params)}. "
+         f"Training tasks: {', '.join(params['tasks']['train'])}; held-out tasks: "
+         f"{', '.join(params['tasks']['test'])}; {params['tasks']['n_test_items']} held-out "
+         f"items per task; seed {params['base']['seed']}."),
         "",
         "## Reading",
         "",

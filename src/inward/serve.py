@@ -38,7 +38,7 @@ from collections import OrderedDict
 from email.parser import BytesParser
 from email.policy import default as email_policy
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from starlette.requests import Request
 
@@ -565,7 +565,7 @@ class LoopbackServer:
                 self.proc.wait()
         self.proc = None
 
-    def __enter__(self) -> LoopbackServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from inward import checkpoint, layout, prompts, sft, tasks
+from inward import checkpoint, prompts, sft, tasks
 from inward.frames import object_values, study_pairs
 from inward.io import read_jsonl, write_jsonl
 from inward.tasks import Item
@@ -239,4 +239,4 @@ def run_rule(smk) -> None:
             raise
 
 
-__all__ = ["STEPS", "run_rule", *[f.__name__ for f in set(STEPS.values())], "layout"]
+__all__ = ["STEPS", "run_rule"]

@@ -106,6 +106,19 @@ def _is_retryable(exc: BaseException) -> bool:
     return False
 
 
+def _hint(e: Exception, key_env: str) -> str:
+    """What a request refused for good (401, 403, 404) means, and what to check."""
+    import openai
+
+    if isinstance(e, openai.AuthenticationError):
+        return (f"refused ({_describe(e)}). Check the API key in ${key_env} and the base URL.")
+    if isinstance(e, openai.PermissionDeniedError):
+        return (f"permission denied ({_describe(e)}). Check that the key in ${key_env} may use "
+                "this model.")
+    return (f"not found ({_describe(e)}). Check the model id and the base URL (it usually ends "
+            "in /v1).")
+
+
 def _describe(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None)
     msg = getattr(exc, "message", None) or str(exc)
@@ -137,24 +150,11 @@ class Retrier:
         for attempt in range(self.max_retries + 1):
             try:
                 return fn()
-            except openai.AuthenticationError as e:
+            except (openai.AuthenticationError, openai.PermissionDeniedError,
+                    openai.NotFoundError) as e:
                 self._count(errors=1)
                 raise OpenAIBackendError(
-                    f"{what} for model {self.model!r} at {self.base_url} was refused "
-                    f"({_describe(e)}). Check the API key in ${self.key_env} and the base URL."
-                ) from e
-            except openai.PermissionDeniedError as e:
-                self._count(errors=1)
-                raise OpenAIBackendError(
-                    f"{what} for model {self.model!r} at {self.base_url}: permission denied "
-                    f"({_describe(e)}). Check that the key in ${self.key_env} may use this model."
-                ) from e
-            except openai.NotFoundError as e:
-                self._count(errors=1)
-                raise OpenAIBackendError(
-                    f"{what} for model {self.model!r} at {self.base_url}: not found "
-                    f"({_describe(e)}). Check the model id and the base URL (it usually ends "
-                    f"in /v1)."
+                    f"{what} for model {self.model!r} at {self.base_url}: {_hint(e, self.key_env)}"
                 ) from e
             except Exception as e:
                 if not _is_retryable(e):

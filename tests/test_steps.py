@@ -1,0 +1,183 @@
+"""Step functions that need no model, and run_rule's dispatch as Snakemake calls it."""
+
+import json
+
+import pytest
+
+from inward import layout, steps
+from inward.io import read_jsonl, write_jsonl
+from inward.prompts import hypothetical_chat, object_chat
+from inward.tasks import Item
+
+C = [Item("colours", f"colours-0000{i}", f"Continue the colours {i}.", None, "train")
+     for i in range(3)]
+REFUSAL = "I'm sorry, I can't help with that."
+ANSWERS = [{"task": "colours", "item_id": C[0].item_id, "response": "  Red green  "},
+           {"task": "colours", "item_id": C[1].item_id, "response": "blue"},
+           {"task": "colours", "item_id": C[2].item_id, "response": REFUSAL}]
+
+
+class Named(dict):
+    """A stand-in for snakemake's Namedlist: named entries via items(), positions via [i]."""
+
+    def __getitem__(self, key):
+        return list(self.values())[key] if isinstance(key, int) else super().__getitem__(key)
+
+
+class Smk:
+    def __init__(self, rule, input=None, output=None, params=None, log=None, threads=1):
+        self.rule, self.threads = rule, threads
+        self.input, self.output, self.params = Named(input or {}), Named(output or {}), \
+            Named(params or {})
+        self.log = Named({"log": log}) if log else Named()
+
+
+@pytest.fixture
+def files(tmp_path):
+    items, answers = tmp_path / "items.jsonl", tmp_path / "answers.jsonl"
+    write_jsonl([it.to_dict() for it in C], items)
+    write_jsonl(ANSWERS, answers)
+    return items, answers
+
+
+# --- build_items ----------------------------------------------------------------------------
+def build(path, split="test", seed=0, **kw):
+    steps.build_items(item_file=str(path), split=split, task_names=kw.pop("tasks", [
+        "colours", "capitals_mc"]), n_items=3, seed=seed, **kw)
+    return read_jsonl(path)
+
+
+def test_build_items_deterministic_per_seed(tmp_path):
+    a, b = build(tmp_path / "a.jsonl"), build(tmp_path / "b.jsonl")
+    other = build(tmp_path / "c.jsonl", seed=1)
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+    assert [(r["task"], r["split"]) for r in a] == [("colours", "test")] * 3 + [
+        ("capitals_mc", "test")] * 3
+    assert len({r["item_id"] for r in a}) == 6
+    assert [r["prompt"] for r in a] != [r["prompt"] for r in other]
+    assert a == b
+
+
+def test_build_items_train_split_and_user_files(tmp_path):
+    train = build(tmp_path / "train.jsonl", split="train", tasks=["animals"])
+    assert [(r["task"], r["split"]) for r in train] == [("animals", "train")] * 3
+    user = tmp_path / "mine.jsonl"
+    write_jsonl([{"id": "q1", "prompt": "Say hi."}, {"id": "q2", "prompt": "Pick A or B.",
+                                                     "target": "B"}], user)
+    got = build(tmp_path / "test.jsonl", tasks=["colours", "mine"], files={"mine": str(user)})
+    assert [r["task"] for r in got] == ["colours"] * 3 + ["mine"] * 2  # kept whole, not capped
+    assert got[3:] == [Item("mine", "q1", "Say hi.", None, "test").to_dict(),
+                       Item("mine", "q2", "Pick A or B.", "B", "test").to_dict()]
+
+
+# --- finetuning data ------------------------------------------------------------------------
+def test_prediction_data_labels_from_answers(tmp_path, files):
+    items, answers = files
+    data = tmp_path / "sft" / "self.jsonl"
+    steps.prediction_data(item_file=str(items), answers=str(answers), data=str(data),
+                          props=["first_word", "second_word"], cap=10, seed=0)
+    got = {(r["messages"][0]["content"], r["messages"][1]["content"]) for r in read_jsonl(data)}
+    # item 1 has no second word and item 2 refused: no label for them
+    assert got == {(hypothetical_chat(C[0], "first_word")[0]["content"], "red"),
+                   (hypothetical_chat(C[0], "second_word")[0]["content"], "green"),
+                   (hypothetical_chat(C[1], "first_word")[0]["content"], "blue")}
+    steps.prediction_data(item_file=str(items), answers=str(answers), data=str(data),
+                          props=["first_word", "second_word"], cap=1, seed=0)
+    assert len(read_jsonl(data)) == 2  # one per (task, property)
+
+
+@pytest.mark.parametrize("demonstration", [False, True])
+def test_shift_data_object_examples(tmp_path, files, demonstration):
+    items, answers = files
+    data = tmp_path / "sft" / "shift.jsonl"
+    steps.shift_data(item_file=str(items), answers=str(answers), data=str(data), cap=10,
+                     seed=0, demonstration=demonstration)
+    got = sorted(read_jsonl(data), key=lambda r: r["messages"][-1]["content"].lower())
+    # the refusal is left out; the raw answer is kept with only its whitespace stripped
+    assert [r["messages"] for r in got] == [
+        [*object_chat(C[1], demonstration), {"role": "assistant", "content": "blue"}],
+        [*object_chat(C[0], demonstration), {"role": "assistant", "content": "Red green"}]]
+    assert len(got[0]["messages"]) == (4 if demonstration else 2)
+
+
+# --- run_rule -------------------------------------------------------------------------------
+def test_run_rule_items(tmp_path):
+    out, log = tmp_path / "data" / "items" / "test.jsonl", tmp_path / "logs" / "items_test.log"
+    steps.run_rule(Smk("items", output={"item_file": str(out)},
+                       params={"split": "test", "task_names": ["colours"], "n_items": 4,
+                               "files": {}, "seed": 0}, log=str(log)))
+    assert [r["split"] for r in read_jsonl(out)] == ["test"] * 4
+    assert f"[inward] 4 test items -> {out}" in log.read_text()
+
+
+def test_run_rule_shift_data_without_log(tmp_path, files, capfd):
+    items, answers = files
+    data = tmp_path / "shift.jsonl"
+    steps.run_rule(Smk("shift_data", input={"item_file": str(items), "answers": str(answers)},
+                       output={"data": str(data)},
+                       params={"cap": 10, "seed": 0, "demonstration": False}))
+    assert len(read_jsonl(data)) == 2
+    assert "2 object-level examples" in capfd.readouterr().err  # no log: stderr as is
+
+
+def test_run_rule_kwargs_and_errors(tmp_path, monkeypatch):
+    seen = {}
+
+    def step(**kwargs):
+        seen.update(kwargs)
+        print("step output")
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(steps.STEPS, "probe", step)
+    log = tmp_path / "logs" / "deep" / "probe.log"
+    smk = Smk("probe", input={"item_file": "i.jsonl", "adapter": []},
+              output={"answers": "a.jsonl"}, params={"seed": 3, "props": ["first_word"]},
+              log=str(log), threads=1)
+    with pytest.raises(RuntimeError, match="boom"):
+        steps.run_rule(smk)
+    # inputs, outputs and params by name; an empty optional input ([]) becomes None
+    assert seen == {"item_file": "i.jsonl", "adapter": None, "answers": "a.jsonl", "seed": 3,
+                    "props": ["first_word"], "threads": 1}
+    text = log.read_text()
+    assert "step output" in text and "RuntimeError: boom" in text  # traceback in the log
+
+
+def test_run_rule_unknown_rule(tmp_path):
+    with pytest.raises(KeyError):
+        steps.run_rule(Smk("no_such_rule", log=str(tmp_path / "x.log")))
+
+
+def test_steps_cover_every_rule():
+    assert set(steps.STEPS) == {"items", "object_answers", "hypothetical_answers",
+                                "object_samples", "hypothetical_tokens", "self_data",
+                                "cross_data", "shift_data", "finetune", "finetune_shift",
+                                "evaluate", "figures", "report"}
+    assert steps.STEPS["self_data"] is steps.STEPS["cross_data"] is steps.prediction_data
+
+
+def test_run_rule_evaluate_then_report(tmp_path, monkeypatch):
+    from test_evaluate import write_study
+
+    write_study(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    steps.run_rule(Smk(
+        "evaluate",
+        input={"test_items": layout.items_path("test"),
+               "answers": [layout.hypo_path("m1"), layout.hypo_path("m2")]},  # swallowed
+        output={"metrics": layout.METRICS, "tables": layout.TABLES},
+        params={"models": ["m1", "m2"], "props": ["first_word"],
+                "calib": {"n_bins": 2, "top_k": 3}, "n_boot": 50, "seed": 0},
+        log="logs/evaluate.log"))
+    metrics = json.loads((tmp_path / layout.METRICS).read_text())
+    assert metrics["targets"]["m1"]["self"]["accuracy"] == pytest.approx(2 / 3)
+    (tmp_path / "params.yaml").write_text(json.dumps({  # JSON is YAML
+        "base": {"seed": 0}, "models": {"m1": {"source": "s1"}, "m2": {"source": "s2"}},
+        "tasks": {"train": ["animals"], "test": ["colours"], "n_test_items": 3}}))
+    (tmp_path / layout.FIGURES).mkdir(parents=True)
+    steps.run_rule(Smk("report", input={"metrics": layout.METRICS, "tables": layout.TABLES,
+                                        "figures": layout.FIGURES,
+                                        "params_file": "params.yaml"},
+                       output={"report": layout.REPORT}, log="logs/report.log"))
+    md = (tmp_path / layout.REPORT).read_text()
+    assert "| m1 | 50.0% [" in md and "66.7% [" in md
+    assert "n/a / n/a" in md  # m2's calibration MADs are undefined
