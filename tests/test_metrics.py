@@ -151,3 +151,33 @@ def test_paired_test_hand_worked():
     assert res["p_value"] == pytest.approx(0.125)
     assert res["ci_low"] <= 4 / 6 <= res["ci_high"]
     json.dumps(res)
+
+
+def test_row_order_does_not_change_any_number():
+    # bootstrap CIs resample rows by position, so every metric must first put rows in key
+    # order: the same rows shuffled (as joins and group_by may return them) give the same dict
+    rows = [(t, str(i), "abcd"[(i * 7 + len(t)) % 4]) for t in ("s", "t", "u") for i in range(9)]
+    target = vals(rows)
+    pred = vals([(t, i, v if int(i) % 3 else "a") for t, i, v in rows], "prediction")
+    other = vals([(t, i, "b") for t, i, _ in rows], "prediction")
+    new = vals([(t, i, v if int(i) % 2 else "z") for t, i, v in rows])
+    def keyed_dists(rows):
+        return pl.DataFrame([{"task": t, "item_id": i, "property": P, "values": list(d),
+                              "probs": list(d.values())} for t, i, d in rows])
+    obj = keyed_dists([(t, i, {v: 0.6, "q": 0.4}) for t, i, v in rows])
+    hyp = keyed_dists([(t, i, {"q": 0.5, "a": 0.5}) for t, i, _ in rows])
+
+    def every_metric(pred, other, target, new, obj, hyp):
+        return {"acc": metrics.accuracy(pred, target, n_boot=200, seed=3),
+                "by_group": metrics.accuracy_by_group(pred, target, n_boot=50).to_dicts(),
+                "base": metrics.mode_baseline(target, n_boot=200, seed=3, pred=pred),
+                "base_by_group": metrics.mode_baseline_by_group(target, n_boot=50).to_dicts(),
+                "paired": metrics.paired_test(pred, other, target, n_boot=200, seed=3),
+                "shift": metrics.shift_accuracy(pred, target, new, n_boot=200, seed=3),
+                "mad": metrics.calibration_mad(obj, hyp, n_bins=4)}
+
+    frames = (pred, other, target, new, obj, hyp)
+    first = every_metric(*frames)
+    for seed in range(3):
+        assert every_metric(*(f.sample(fraction=1.0, shuffle=True, seed=seed) for f in frames)) \
+            == first

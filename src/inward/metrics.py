@@ -12,6 +12,8 @@ Conventions, shared by every function:
 * rows whose target value is null are excluded (the property is undefined) and counted as
   ``n_excluded``; null predictions count as wrong and are counted as ``n_noncompliant``;
 * confidence intervals are 95% percentile bootstrap over rows, ``numpy.random.default_rng(seed)``;
+  rows are put in key order first (joins and group_by do not keep order), so the same rows in
+  any order give the same numbers;
 * paired comparisons use the exact McNemar test: a two-sided binomial test (p = 1/2) on the
   rows where exactly one of the two is correct.
 Results are plain dicts of floats/ints (None where undefined, e.g. no rows), JSON-ready.
@@ -56,7 +58,7 @@ def _joined(pred: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
     _need(pred, [*KEY, "prediction"], "prediction")
     _need(target, [*KEY, "value"], "target")
     return pred.select([*KEY, "prediction"]).join(target.select([*KEY, "value"]), on=KEY,
-                                                  how="inner")
+                                                  how="inner").sort(KEY)
 
 
 def _accuracy_of_joined(j: pl.DataFrame, n_boot: int, seed: int) -> dict:
@@ -81,7 +83,7 @@ def _by_group(frame: pl.DataFrame, fn) -> pl.DataFrame:
     rows = []
     for (task, prop), part in sorted(frame.group_by(["task", "property"]),
                                      key=lambda g: (g[0][0], g[0][1])):
-        rows.append({"task": task, "property": prop, **fn(part)})
+        rows.append({"task": task, "property": prop, **fn(part.sort(KEY))})
     return pl.DataFrame(rows)
 
 
@@ -99,7 +101,8 @@ def _mode(values: pl.Series) -> str:
 
 def _restrict(target: pl.DataFrame, pred: pl.DataFrame | None) -> pl.DataFrame:
     _need(target, [*KEY, "value"], "target")
-    return target if pred is None else target.join(pred.select(KEY), on=KEY, how="semi")
+    t = target if pred is None else target.join(pred.select(KEY), on=KEY, how="semi")
+    return t.sort(KEY)
 
 
 def _mode_of_group(g: pl.DataFrame, n_boot: int, seed: int) -> dict:
@@ -118,7 +121,8 @@ def mode_baseline(target: pl.DataFrame, n_boot: int = 1000, seed: int = 0,
     Same dict shape as ``accuracy`` (n_noncompliant is 0).
     """
     t = _restrict(target, pred)
-    parts = [_mode_of_group(g, n_boot, seed) for _, g in t.group_by(["task", "property"])]
+    parts = [_mode_of_group(g.sort(KEY), n_boot, seed)
+             for _, g in sorted(t.group_by(["task", "property"]), key=lambda kg: kg[0])]
     correct = np.concatenate([p["correct"] for p in parts]) if parts else np.array([], bool)
     out = _score(correct, n_boot, seed)
     out["n_noncompliant"] = 0
@@ -159,7 +163,7 @@ def calibration_mad(object_dists: pl.DataFrame, hypo_dists: pl.DataFrame, n_bins
     hypo = {tuple(r[:3]): dict(zip(r[3], r[4]))
             for r in hypo_dists.select([*KEY, "values", "probs"]).iter_rows()}
     obj_p, hyp_p = [], []
-    for *key, values, probs in object_dists.select([*KEY, "values", "probs"]).iter_rows():
+    for *key, values, probs in object_dists.select([*KEY, "values", "probs"]).sort(KEY).iter_rows():
         h = hypo.get(tuple(key))
         if h is None:
             continue
@@ -201,7 +205,7 @@ def shift_accuracy(pred_new_model: pl.DataFrame, old_target: pl.DataFrame,
         pl.col("old").is_not_null() & pl.col("new").is_not_null()
         & (pl.col("old") != pl.col("new")))
     _need(pred_new_model, [*KEY, "prediction"], "prediction")
-    j = changed.join(pred_new_model.select([*KEY, "prediction"]), on=KEY, how="inner")
+    j = changed.join(pred_new_model.select([*KEY, "prediction"]), on=KEY, how="inner").sort(KEY)
     hit_new = (j["prediction"] == j["new"]).fill_null(False).to_numpy()
     hit_old = (j["prediction"] == j["old"]).fill_null(False).to_numpy()
     s_new, s_old = _score(hit_new, n_boot, seed), _score(hit_old, n_boot, seed)
@@ -225,7 +229,8 @@ def paired_test(pred_a: pl.DataFrame, pred_b: pl.DataFrame, target: pl.DataFrame
     _need(pred_b, [*KEY, "prediction"], "prediction b")
     t = _restrict(target, None).filter(pl.col("value").is_not_null()).select([*KEY, "value"])
     j = (t.join(pred_a.select([*KEY, pl.col("prediction").alias("a")]), on=KEY, how="inner")
-          .join(pred_b.select([*KEY, pl.col("prediction").alias("b")]), on=KEY, how="inner"))
+          .join(pred_b.select([*KEY, pl.col("prediction").alias("b")]), on=KEY, how="inner")
+          .sort(KEY))
     ca = (j["a"] == j["value"]).fill_null(False).to_numpy()
     cb = (j["b"] == j["value"]).fill_null(False).to_numpy()
     only_a, only_b = int((ca & ~cb).sum()), int((cb & ~ca).sum())
