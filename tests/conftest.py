@@ -28,8 +28,9 @@ def smollm_backend():
 def tiny_study(tmp_path_factory):
     """The tiny study run once through ``dvc repro`` in a fresh repo (end-to-end tests).
 
-    Returns the repo; ``metrics_first.json`` beside it keeps the first run's metrics, since
-    later tests edit the repo."""
+    Returns the repo; ``metrics_first.json`` and ``answers_first/`` (the object-level and
+    hypothetical answer files) beside it keep the first run's results, since later tests edit
+    the repo."""
     import shutil
 
     from e2e_support import new_study_repo, sh
@@ -37,4 +38,6 @@ def tiny_study(tmp_path_factory):
     repo = new_study_repo(tmp_path_factory.mktemp("study") / "repo")
     (repo.parent / "first_run.log").write_text(sh("dvc repro", repo))
     shutil.copy(repo / "reports" / "metrics.json", repo.parent / "metrics_first.json")
+    for kind in ("object", "hypothetical"):
+        shutil.copytree(repo / "results" / kind, repo.parent / "answers_first" / kind)
     return repo

@@ -1,6 +1,12 @@
 """The tiny study with both models behind the openai backend, served by ``inward serve`` on
 loopback (generation, log-probabilities, sampling and hosted finetuning all go over HTTP), gives
-the same metrics as the local backend on the same config."""
+the same answers and metrics as the local backend on the same config.
+
+Greedy answers are compared byte for byte. Log-probabilities are not bit-identical: the local
+backend scores prompts in padded batches, the server one prompt per request, and float32 sums
+in another order differ around 1e-6 relative, so calibration MADs (in percentage points) are
+compared to 1e-3 and every other metric exactly.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +28,8 @@ def assert_same(a, b, path="metrics"):
         for k in a:
             assert_same(a[k], b[k], f"{path}.{k}")
     elif isinstance(a, float) or isinstance(b, float):
-        assert a is not None and b is not None and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6), \
+        tol = 1e-3 if ".calibration_mad." in path else 1e-9
+        assert a is not None and b is not None and math.isclose(a, b, rel_tol=0, abs_tol=tol), \
             f"{path}: {a} != {b}"
     else:
         assert a == b, f"{path}: {a!r} != {b!r}"
@@ -44,6 +51,14 @@ def test_openai_backend_study_matches_the_local_backend(tiny_study, tmp_path):
         env = {**ENV, "INWARD_LOOPBACK_URL": server.base_url, "INWARD_LOOPBACK_KEY": "local"}
         sh("snakemake --cores 2", repo, env=env)
         requests = server.requests()
+    # every greedy answer, of every agent and split, is the same text as the local run's
+    first = tiny_study.parent / "answers_first"
+    answers = sorted(p.relative_to(first) for p in first.rglob("*.jsonl"))
+    assert answers == sorted(p.relative_to(repo / "results")
+                             for kind in ("object", "hypothetical")
+                             for p in (repo / "results" / kind).rglob("*.jsonl"))
+    for rel in answers:
+        assert (repo / "results" / rel).read_text() == (first / rel).read_text(), rel
     hosted = json.loads((repo / "reports/metrics.json").read_text())
     local = json.loads((tiny_study.parent / "metrics_first.json").read_text())
     assert_same(hosted, local)
