@@ -79,12 +79,15 @@ def accuracy(pred: pl.DataFrame, target: pl.DataFrame, n_boot: int = 1000,
     return _accuracy_of_joined(_joined(pred, target), n_boot, seed)
 
 
+def _groups(frame: pl.DataFrame) -> list[tuple[tuple[str, str], pl.DataFrame]]:
+    """(task, property) groups in key order, each with its rows in key order."""
+    return sorted(((key, part.sort(KEY)) for key, part in frame.group_by(["task", "property"])),
+                  key=lambda kg: kg[0])
+
+
 def _by_group(frame: pl.DataFrame, fn) -> pl.DataFrame:
-    rows = []
-    for (task, prop), part in sorted(frame.group_by(["task", "property"]),
-                                     key=lambda g: (g[0][0], g[0][1])):
-        rows.append({"task": task, "property": prop, **fn(part.sort(KEY))})
-    return pl.DataFrame(rows)
+    return pl.DataFrame([{"task": task, "property": prop, **fn(part)}
+                         for (task, prop), part in _groups(frame)])
 
 
 def accuracy_by_group(pred: pl.DataFrame, target: pl.DataFrame, n_boot: int = 1000,
@@ -101,8 +104,7 @@ def _mode(values: pl.Series) -> str:
 
 def _restrict(target: pl.DataFrame, pred: pl.DataFrame | None) -> pl.DataFrame:
     _need(target, [*KEY, "value"], "target")
-    t = target if pred is None else target.join(pred.select(KEY), on=KEY, how="semi")
-    return t.sort(KEY)
+    return target if pred is None else target.join(pred.select(KEY), on=KEY, how="semi")
 
 
 def _mode_of_group(g: pl.DataFrame, n_boot: int, seed: int) -> dict:
@@ -121,8 +123,7 @@ def mode_baseline(target: pl.DataFrame, n_boot: int = 1000, seed: int = 0,
     Same dict shape as ``accuracy`` (n_noncompliant is 0).
     """
     t = _restrict(target, pred)
-    parts = [_mode_of_group(g.sort(KEY), n_boot, seed)
-             for _, g in sorted(t.group_by(["task", "property"]), key=lambda kg: kg[0])]
+    parts = [_mode_of_group(g, n_boot, seed) for _, g in _groups(t)]
     correct = np.concatenate([p["correct"] for p in parts]) if parts else np.array([], bool)
     out = _score(correct, n_boot, seed)
     out["n_noncompliant"] = 0
