@@ -18,7 +18,7 @@ THREADS = int(os.environ.get("INWARD_TEST_THREADS", "1"))
 @pytest.fixture(scope="session")
 def smollm_backend():
     """SmolLM2-135M-Instruct on CPU, loaded once per test session (from the safetensors cache;
-    the first run on a machine builds it from the GGUF file, ~45 s)."""
+    the first run on a machine builds it from the GGUF file, ~25 s)."""
     from inward.backends import load_backend
 
     return load_backend(SMOLLM, threads=THREADS)

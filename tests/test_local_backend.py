@@ -95,3 +95,23 @@ def test_samples_do_not_depend_on_the_other_prompts_in_the_call(smollm_backend):
     alone = [b.sample([c], n=3, max_new_tokens=6, temperature=1.0, seed=5)[0] for c in CHATS[:3]]
     assert together == alone
     assert len(set(map(tuple, together))) > 1 or len(set(together[0])) > 1  # it does sample
+
+
+def test_cached_token_tables_equal_freshly_built_ones(smollm_backend, tmp_path, monkeypatch):
+    """The token tables saved beside the weight cache (safetensors + JSON) load back equal to
+    tables built from the vocabulary, both on a cold cache and on a warm one."""
+    from inward import models
+    from inward.backends import local
+
+    b = smollm_backend
+    fresh = local._build_tables(b.tokenizer, b.model, "cpu")
+    monkeypatch.setattr(models, "cache_dir", lambda source: tmp_path)
+    cold = local._cached_tables(b.source, b.tokenizer, b.model, "cpu")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["token_tables.json",
+                                                          "token_tables.safetensors"]
+    warm = local._cached_tables(b.source, b.tokenizer, b.model, "cpu")
+    for tables in (cold, warm):
+        for field in ("stop", "has_nl", "content_before_nl", "content", "group"):
+            assert torch.equal(getattr(tables, field), getattr(fresh, field)), field
+        assert tables.group_text == fresh.group_text
+        assert (tables.n_groups, tables.stop_ids) == (fresh.n_groups, fresh.stop_ids)

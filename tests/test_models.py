@@ -47,6 +47,31 @@ def test_gemma_turn_format():
         "<start_of_turn>user\nBye?<end_of_turn>\n<start_of_turn>model\n")
 
 
+def test_one_cache_build_parses_the_gguf_file_once(tmp_path):
+    """Inside a cache build every GGUF load of the same file gets the same parsed reader (one
+    slow vocabulary parse instead of four); outside it, and after an error, readers are fresh."""
+    import gguf
+    import numpy as np
+
+    path = tmp_path / "tiny.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(1)
+    writer.add_tensor("w", np.ones((2, 2), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    original = gguf.GGUFReader
+    with models._gguf_parsed_once():
+        first = gguf.GGUFReader(path)
+        assert gguf.GGUFReader(str(path)) is first
+        assert [t.name for t in first.tensors] == ["w"]
+    assert gguf.GGUFReader is original and gguf.GGUFReader(path) is not first
+    with pytest.raises(RuntimeError), models._gguf_parsed_once():
+        raise RuntimeError("a failed build")
+    assert gguf.GGUFReader is original
+
+
 def test_interrupted_first_load_leaves_no_cache(monkeypatch, tmp_path):
     """A failure half-way through building the cache leaves neither a cache nor temp files."""
     import transformers

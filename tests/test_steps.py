@@ -1,6 +1,9 @@
 """Step functions that need no model, and run_rule's dispatch as Snakemake calls it."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -140,6 +143,24 @@ def test_run_rule_kwargs_and_errors(tmp_path, monkeypatch):
                     "props": ["first_word"], "threads": 1}
     text = log.read_text()
     assert "step output" in text and "RuntimeError: boom" in text  # traceback in the log
+
+
+def test_run_rule_without_a_local_model_never_imports_torch(tmp_path):
+    """Data, evaluation and hosted-model steps skip torch's multi-second import; the thread
+    limit still reaches libraries through OMP_NUM_THREADS."""
+    code = f"""
+import os, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_steps import Smk
+from inward import steps
+steps.run_rule(Smk("items", output={{"item_file": {str(tmp_path / "items.jsonl")!r}}},
+                   params={{"split": "test", "task_names": ["colours"], "n_items": 2,
+                           "files": {{}}, "seed": 0}}, threads=3))
+print("torch" in sys.modules, os.environ["OMP_NUM_THREADS"])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "3"]
 
 
 def test_run_rule_unknown_rule(tmp_path):

@@ -25,6 +25,7 @@ directory, or a hub id that is already in the local HF cache -- set ``HF_HUB_OFF
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -249,6 +250,31 @@ def save_state_dict(model, path: Path) -> None:
     save_file(tensors, str(path), metadata={"format": "pt"})
 
 
+@contextlib.contextmanager
+def _gguf_parsed_once():
+    """Share one parsed GGUF file between the loads of one cache build.
+
+    transformers parses the whole GGUF file four times (config twice, tokenizer, weights); the
+    parse walks every vocabulary entry in Python, about 30 s per pass for Gemma's 262k tokens.
+    The reader is read-only, so handing the same one to every pass changes nothing else."""
+    import gguf
+
+    original = gguf.GGUFReader
+    readers: dict = {}
+
+    def shared_reader(path, mode="r"):
+        key = (os.fspath(path), mode)
+        if key not in readers:
+            readers[key] = original(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader = shared_reader
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
+
+
 def ensure_cached(source: str, progress: bool = True) -> Path:
     """Build (once) and return the safetensors cache directory of an embedded model."""
     import torch
@@ -266,10 +292,11 @@ def ensure_cached(source: str, progress: bool = True) -> Path:
         t0 = time.time()
         gguf = locate_gguf(source, workdir=tmp / "_gguf")
         kw = {"gguf_file": gguf.name}
-        tok = AutoTokenizer.from_pretrained(str(gguf.parent), **kw)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(gguf.parent), dtype=torch.float32, **kw
-        )
+        with _gguf_parsed_once():
+            tok = AutoTokenizer.from_pretrained(str(gguf.parent), **kw)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(gguf.parent), dtype=torch.float32, **kw
+            )
         _apply_tokenizer_fixes(tok, spec)
         out = tmp / "model"
         out.mkdir()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -230,8 +231,10 @@ def run_rule(smk) -> None:
             fh = stack.enter_context(open(log, "w"))
             stack.enter_context(contextlib.redirect_stderr(fh))
             stack.enter_context(contextlib.redirect_stdout(fh))
-        from inward.device import set_threads
-        set_threads(smk.threads)
+        # torch is imported only by the steps that run a local model, and those set its thread
+        # count from ``threads`` themselves; the others (data, evaluation, hosted calls) skip
+        # its 2-3 s import. Libraries that read OMP_NUM_THREADS on import still see the limit.
+        os.environ["OMP_NUM_THREADS"] = str(smk.threads)
         try:
             STEPS[smk.rule](**kwargs)
         except BaseException:
