@@ -51,10 +51,12 @@ def chat_log(srv: LoopbackServer, chats=None) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """Two models (same weights) served by one server, as a study with two models would use."""
+    """Two models (same weights) served by one server, as a study with two models would use;
+    two requests compute at a time, one torch thread each."""
     d = tmp_path_factory.mktemp("server")
     srv = LoopbackServer({"smol": SOURCE, "smol2": SOURCE}, log_requests=d / "requests.jsonl",
-                         data_dir=d / "data", stderr_path=d / "server.log")
+                         data_dir=d / "data", extra_args=["--threads", "1", "--parallel", "2"],
+                         stderr_path=d / "server.log")
     with srv:
         yield srv
 

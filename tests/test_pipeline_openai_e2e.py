@@ -40,13 +40,15 @@ def test_openai_backend_study_matches_the_local_backend(tiny_study, tmp_path):
     sources = {name: cfg["source"] for name, cfg in params["models"].items()}
     params["models"] = {name: {"backend": "openai", "model": name,
                                "base_url_env": "INWARD_LOOPBACK_URL",
-                               "api_key_env": "INWARD_LOOPBACK_KEY", "concurrency": 1,
+                               "api_key_env": "INWARD_LOOPBACK_KEY", "concurrency": 2,
                                "cache_dir": str(tmp_path / "cache")}
                         for name in sources}
     repo = new_study_repo(tmp_path / "repo", params)
-    # one torch thread, as each local job gets with --cores 2: the same float sums
+    # one torch thread per request, as each local job gets with --cores 2: the same float
+    # sums; two requests at a time keep both cores busy
     with LoopbackServer(sources, log_requests=tmp_path / "requests.jsonl",
-                        data_dir=tmp_path / "serve", extra_args=["--threads", "1"],
+                        data_dir=tmp_path / "serve",
+                        extra_args=["--threads", "1", "--parallel", "2"],
                         stderr_path=tmp_path / "server.log") as server:
         env = {**ENV, "INWARD_LOOPBACK_URL": server.base_url, "INWARD_LOOPBACK_KEY": "local"}
         sh("snakemake --cores 2", repo, env=env)

@@ -4,6 +4,7 @@ and hosted finetuning (finetune_openai) against it."""
 from __future__ import annotations
 
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -182,3 +183,38 @@ def test_failed_job_raises_with_its_error(server, tmp_path, monkeypatch):
     job_id = msg.split("finetuning job ", 1)[1].split(" ", 1)[0]
     job = client(server).fine_tuning.jobs.retrieve(job_id)
     assert job.status == "failed" and job.error.message and job.error.message in msg
+
+
+@pytest.mark.slow
+def test_parallel_requests_answer_as_one_at_a_time(server, smollm_backend):
+    """The shared server runs ``--parallel 2 --threads 1``: concurrent requests (greedy,
+    sampled, log-probabilities, on both model names) answer exactly what the local backend
+    answers one prompt at a time, and the shared tokenizer is never called from two threads at
+    once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = client(server)
+
+    def ask(job):
+        model, p = job
+        greedy = c.chat.completions.create(model=model, messages=chat(p), temperature=0,
+                                           max_tokens=8)
+        sampled = c.chat.completions.create(model=model, messages=chat(p), temperature=1.0,
+                                            max_tokens=6, n=2, seed=3)
+        dist = c.chat.completions.create(model=model, messages=chat(p), temperature=0,
+                                         max_tokens=1, logprobs=True, top_logprobs=3)
+        return (greedy.choices[0].message.content, greedy.usage.prompt_tokens,
+                [ch.message.content for ch in sampled.choices],
+                {t.token: t.logprob for t in dist.choices[0].logprobs.content[0].top_logprobs})
+
+    jobs = [(model, p) for p in tob.PROMPTS[:2] for model in ("smol", "smol2")]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(ask, jobs))
+    b = smollm_backend
+    for (_, p), (greedy, n_in, sampled, dist) in zip(jobs, got, strict=True):
+        assert greedy == b.generate([chat(p)], max_new_tokens=8, temperature=0.0)[0], p
+        assert n_in == len(b.encode([chat(p)])[0])
+        assert sampled == b.sample([chat(p)], n=2, max_new_tokens=6, temperature=1.0, seed=3)[0]
+        local = b.answer_distribution([chat(p)], k=3)[0]
+        assert dist.keys() == local.keys() and all(
+            abs(dist[t] - math.log(v)) < 1e-6 for t, v in local.items()), p

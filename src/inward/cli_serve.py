@@ -18,6 +18,9 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="uploaded files, finetuning jobs and adapters "
                         "(default $INWARD_CACHE/serve, else ~/.cache/inward/serve)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--parallel", type=int, default=1, metavar="N",
+                   help="requests computed at once (default 1); with --threads 1, N requests "
+                        "use N cores and answer exactly as one at a time would")
     p.add_argument("--lazy", action="store_true",
                    help="load base models on first use instead of before serving")
     p.add_argument("--require-key", default=None, metavar="KEY",
@@ -51,5 +54,6 @@ def run_serve(args: argparse.Namespace) -> int:
         models[name] = cfg
     serve(models, host=args.host, port=args.port, log_requests=args.log_requests,
           data_dir=args.data_dir, require_key=args.require_key, fail_first=args.fail_first,
-          fail_status=args.fail_status, threads=args.threads, preload=not args.lazy)
+          fail_status=args.fail_status, threads=args.threads, preload=not args.lazy,
+          parallel=args.parallel)
     return 0

@@ -3,7 +3,7 @@
     python -m inward.serve --model smollm2=embedded:smollm2-135m \\
         [--model gemma=embedded:gemma3-270m] [--host 127.0.0.1] [--port 8000] \\
         [--log-requests requests.jsonl] [--data-dir DIR] [--threads N] \\
-        [--require-key KEY] [--fail-first N --fail-status 429] [--lazy]
+        [--parallel N] [--require-key KEY] [--fail-first N --fail-status 429] [--lazy]
 
 (or ``inward serve ...``).  Endpoints:
 
@@ -94,7 +94,7 @@ class ServerState:
 
     def __init__(self, models: dict[str, dict], data_dir: Path, log_path: Path | None = None,
                  require_key: str | None = None, fail_first: int = 0, fail_status: int = 429,
-                 threads: int | None = None, max_loaded: int = 4):
+                 threads: int | None = None, max_loaded: int = 4, parallel: int = 1):
         self.bases = dict(models)
         self.data_dir = Path(data_dir).expanduser()
         for sub in ("files", "jobs"):
@@ -109,8 +109,12 @@ class ServerState:
         self.jobs: dict[str, dict] = {}
         self._loaded: OrderedDict[str, Any] = OrderedDict()
         self._tok: dict[str, Any] = {}
+        self._tok_lock = threading.Lock()       # tokenizers loaded here for token counts
+        self._load_lock = threading.Lock()      # one model load at a time: no double loads
         self.lock = threading.RLock()           # state
-        self.compute = threading.Lock()         # one forward pass at a time (2-core machines)
+        # at most ``parallel`` requests compute at once, each with torch's ``threads``: with one
+        # thread each, answers are bit-identical to serving one request at a time
+        self.compute = threading.BoundedSemaphore(max(1, int(parallel)))
         self.train_lock = threading.Lock()      # one finetune at a time
         self._log_lock = threading.Lock()
         self._load_jobs()
@@ -176,12 +180,16 @@ class ServerState:
             if model in self._loaded:
                 self._loaded.move_to_end(model)
                 return self._loaded[model]
-        be = load_backend(self.bases[base], adapter=adapter, threads=self.threads)
-        with self.lock:
-            self._loaded[model] = be
-            while len(self._loaded) > self.max_loaded:
-                self._loaded.popitem(last=False)
-        return be
+        with self._load_lock:
+            with self.lock:  # loaded by another request while this one waited
+                if model in self._loaded:
+                    return self._loaded[model]
+            be = load_backend(self.bases[base], adapter=adapter, threads=self.threads)
+            with self.lock:
+                self._loaded[model] = be
+                while len(self._loaded) > self.max_loaded:
+                    self._loaded.popitem(last=False)
+            return be
 
     def count_tokens(self, model: str, backend, messages: list[dict],
                      completions: list[str]) -> tuple[int, int]:
@@ -201,8 +209,11 @@ class ServerState:
                 text = format_chat(tok, messages, chat_format(self.bases[base]["source"], tok))
             except Exception:  # noqa: BLE001 - fall back to the raw contents
                 text = "\n".join(str(m.get("content", "")) for m in messages)
-            n_in = len(tok(text, add_special_tokens=False)["input_ids"])
-            n_out = sum(len(tok(c, add_special_tokens=False)["input_ids"]) for c in completions)
+            # fast tokenizers must not be called from two threads at once
+            with getattr(backend, "tokenizer_lock", None) or self._tok_lock:
+                n_in = len(tok(text, add_special_tokens=False)["input_ids"])
+                n_out = sum(len(tok(c, add_special_tokens=False)["input_ids"])
+                            for c in completions)
             return n_in, n_out
         except Exception:  # noqa: BLE001 - approximate rather than fail the request
             n_in = sum(len(str(m.get("content", "")).split()) + 4 for m in messages)
@@ -465,7 +476,7 @@ def _complete(state: ServerState, body: dict) -> dict:
 def serve(models: dict[str, dict], host: str = "127.0.0.1", port: int = 8000,
           log_requests: str | Path | None = None, data_dir: str | Path | None = None,
           require_key: str | None = None, fail_first: int = 0, fail_status: int = 429,
-          threads: int | None = None, preload: bool = False) -> None:
+          threads: int | None = None, preload: bool = False, parallel: int = 1) -> None:
     import uvicorn
 
     if data_dir is None:
@@ -475,7 +486,7 @@ def serve(models: dict[str, dict], host: str = "127.0.0.1", port: int = 8000,
         import torch
         torch.set_num_threads(int(threads))
     state = ServerState(models, Path(data_dir), Path(log_requests) if log_requests else None,
-                        require_key, fail_first, fail_status, threads)
+                        require_key, fail_first, fail_status, threads, parallel=parallel)
     if preload:
         for name in models:
             state.backend(name)

@@ -19,7 +19,8 @@ import dataclasses
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -48,6 +49,9 @@ class Base:
     tokenizer: object
     tables: TokenTables
     fmt: str
+    # a fast tokenizer raises "Already borrowed" when two threads call it at once (a server
+    # answering requests in parallel); the model itself is safe to share
+    tokenizer_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 BASES: dict[tuple, Base] = {}
@@ -164,6 +168,7 @@ class LocalBackend:
         self.batch_size = int(self.cfg.get("batch_size", 64))
         base = get_base(self.source, self.device, self.dtype)
         self.tokenizer = base.tokenizer
+        self.tokenizer_lock = base.tokenizer_lock
         self.tables = base.tables
         self.fmt = self.cfg.get("chat_format") or base.fmt
         self.adapter = str(adapter) if adapter else None
@@ -178,7 +183,8 @@ class LocalBackend:
 
     def encode(self, chats: list[list[dict]]) -> list[list[int]]:
         texts = [self.format(c) for c in chats]
-        return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        with self.tokenizer_lock:
+            return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
 
     def _batches(self, ids: list[list[int]], batch_size: int | None = None):
         bs = max(1, int(batch_size or self.batch_size))
@@ -299,7 +305,8 @@ class LocalBackend:
             outs = self._decode_batch([ids[i] for i in idx], max_new_tokens, temperature,
                                       None if gens is None else [gens[i] for i in idx])
             self.last_generated_tokens += sum(len(o) for o in outs)
-            texts = self.tokenizer.batch_decode(outs, skip_special_tokens=True)
+            with self.tokenizer_lock:
+                texts = self.tokenizer.batch_decode(outs, skip_special_tokens=True)
             for i, text in zip(idx, texts):
                 answers[i] = first_line(text)
             if bar is not None:
