@@ -1,6 +1,7 @@
 """Step functions that need no model, and run_rule's dispatch as Snakemake calls it."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,18 @@ class Smk:
         self.input, self.output, self.params = Named(input or {}), Named(output or {}), \
             Named(params or {})
         self.log = Named({"log": log}) if log else Named()
+
+
+@pytest.fixture(autouse=True)
+def _keep_omp_num_threads():
+    """run_rule sets OMP_NUM_THREADS for the step's process (a Snakemake job); in-process calls
+    here must not leave it set for the rest of the test session."""
+    before = os.environ.get("OMP_NUM_THREADS")
+    yield
+    if before is None:
+        os.environ.pop("OMP_NUM_THREADS", None)
+    else:
+        os.environ["OMP_NUM_THREADS"] = before
 
 
 @pytest.fixture
