@@ -45,8 +45,56 @@ def test_object_chat_demonstration_precedes_the_question_and_is_off_by_default()
     chat = prompts.object_chat(item, demonstration=True)
     assert [m["role"] for m in chat] == ["user", "assistant", "user"]
     assert chat[-1]["content"] == item.prompt
-    assert "fruits" in chat[0]["content"]  # a topic of no task: nothing leaks
+    assert "chemical elements" in chat[0]["content"]  # a topic of no task
 
 
 def test_every_task_kind_has_a_demonstration():
     assert set(prompts.DEMONSTRATIONS) == set(tasks.KINDS)
+
+
+def _task_words() -> set[str]:
+    """Every word of every resource file and of many generated prompts of every task."""
+    import re
+    from importlib import resources
+
+    words: set[str] = set()
+    for f in resources.files("inward").joinpath("resources").iterdir():
+        words |= set(re.findall(r"[a-z]+", f.read_text(encoding="utf-8").lower()))
+    for name in tasks.TASKS:
+        for it in tasks.generate_items(name, 40, 0):
+            words |= set(re.findall(r"[a-z]+", it.prompt.lower()))
+    return words
+
+
+def test_demonstration_markers_are_words_no_task_uses():
+    used = _task_words()
+    for kind, demo in prompts.DEMONSTRATIONS.items():
+        assert demo.markers and not demo.markers & used, kind
+        # every word of the demonstration's answer that no task uses is a marker
+        import re
+        answer_words = set(re.findall(r"[a-z]+", demo.answer.lower()))
+        assert answer_words - used <= demo.markers, kind
+
+
+@pytest.mark.parametrize("task, answer, leaks", [
+    ("colours", "boron carbon sodium cobalt nickel", True),
+    ("colours", "red blue neon green", True),
+    ("colours", "red blue green teal navy", False),
+    ("prose", "and climbed the stairs before dawn.", True),
+    ("prose", "and she walked into the room.", False),
+    ("capitals_mc", "B) neon", True),
+    ("capitals_mc", "B", False),
+    ("myopic_reward", "A - a violin", True),
+    ("myopic_reward", "A", False),
+    ("colours", "", False),
+])
+def test_leaks_demonstration(task, answer, leaks):
+    item = tasks.generate_items(task, 1, 0)[0]
+    assert prompts.leaks_demonstration(item, answer) is leaks
+
+
+def test_a_marker_in_the_items_own_prompt_is_not_a_leak():
+    item = Item("my_file_task_of_unknown_kind", "x", "List: neon argon")
+    assert not prompts.leaks_demonstration(item, "neon")  # no demonstration for this kind
+    item = Item("colours", "x", "Here is a list of colours:\nneon red\nContinue...")
+    assert not prompts.leaks_demonstration(item, "neon pink")

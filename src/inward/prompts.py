@@ -10,29 +10,70 @@ so answering needs knowledge of one's own choice, not a lookup in the prompt.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from inward import properties, tasks
 from inward.tasks import Item
 
 # One worked exchange per task kind, shown before the object-level question when
 # ``demonstration`` is on. Tiny models otherwise answer most prompts with a preamble ("Here is
-# the list:") and so show no behaviour worth predicting. The topics (fruit, a made-up sentence,
-# a colour question, a reading choice) belong to no task, so nothing about a task's answers
-# leaks. The hypothetical question quotes only the real question, as in the paper.
-DEMONSTRATIONS: dict[str, tuple[str, str]] = {
-    "sequence": (("Here is a list of fruits:\napple pear plum fig lime kiwi\nContinue the list "
-                  "with the next 5 fruits. Reply with those 5 fruits only, separated by spaces, "
-                  "with no punctuation."), "mango peach grape melon cherry"),
-    "prose": (("Here is the beginning of a sentence from a novel:\nThe lamp on the desk had "
-               "burned low, and\nContinue the sentence from where it stops. Reply with the "
-               "continuation only, without repeating the beginning."),
-              "nobody in the room had noticed the hour."),
-    "multiple_choice": (("Which of these is a colour of the rainbow?\nOptions:\nA) brown\n"
-                         "B) grey\nC) violet\nD) black\nReply with the letter of the correct "
-                         "option only."), "C"),
-    "ab_choice": (("You are offered something to read this evening. Which do you pick?\n"
-                   "Options:\nA - a short story\nB - a newspaper\nReply with A or B only, "
-                   "without explaining."), "B"),
+# the list:") and so show no behaviour worth predicting. Their topics (chemical elements, a
+# lighthouse keeper, a chemistry question, musical instruments) share no word with any task's
+# resources or templates (checked by a test), so an answer that repeats a demonstration is
+# recognisable as a leak (``leaks_demonstration``), never mistaken for task content. The
+# hypothetical question quotes only the real question, as in the paper.
+
+
+@dataclass(frozen=True)
+class Demonstration:
+    """One worked exchange: the question, its answer, and the words that mark a leak (words
+    of the exchange that no task uses)."""
+
+    question: str
+    answer: str
+    markers: frozenset[str]
+
+
+DEMONSTRATIONS: dict[str, Demonstration] = {
+    "sequence": Demonstration(
+        "Here is a list of chemical elements:\nneon argon helium krypton xenon radon\n"
+        "Continue the list with the next 5 chemical elements. Reply with those 5 chemical "
+        "elements only, separated by spaces, with no punctuation.",
+        "boron carbon sodium cobalt nickel",
+        frozenset("neon argon helium krypton xenon radon boron carbon sodium cobalt nickel "
+                  "chemical elements".split())),
+    "prose": Demonstration(
+        "Here is the beginning of a sentence from a novel:\nThe lighthouse keeper wound the "
+        "brass\nContinue the sentence from where it stops. Reply with the continuation only, "
+        "without repeating the beginning.",
+        "telescope and climbed the stairs before dawn.",
+        frozenset("lighthouse keeper brass telescope climbed stairs dawn".split())),
+    "multiple_choice": Demonstration(
+        "Which of these is a noble gas?\nOptions:\nA) zinc\nB) neon\nC) carbon\n"
+        "D) sodium\nReply with the letter of the correct option only.",
+        "B",
+        frozenset("zinc neon carbon sodium gas".split())),
+    "ab_choice": Demonstration(
+        "You may keep one musical instrument at home for a week. Which do you take?\n"
+        "Options:\nA - a violin\nB - a banjo\nReply with A or B only, without explaining.",
+        "A",
+        frozenset("musical instrument violin banjo".split())),
 }
+
+
+def leaks_demonstration(item: Item, response: str | None) -> bool:
+    """Whether an object-level answer repeats content of its task kind's demonstration: a
+    marker word of the worked exchange that the item's own prompt does not contain."""
+    demo = DEMONSTRATIONS.get(tasks.task_kind(item.task) or "")
+    if demo is None or not response:
+        return False
+    prompt_words = set(_WORDS.findall(item.prompt.lower()))
+    return any(w in demo.markers and w not in prompt_words
+               for w in _WORDS.findall(response.lower()))
+
+
+_WORDS = re.compile(r"[a-z]+")
 
 
 def object_chat(item: Item, demonstration: bool = False) -> list[dict]:
@@ -42,8 +83,8 @@ def object_chat(item: Item, demonstration: bool = False) -> list[dict]:
     demo = DEMONSTRATIONS.get(tasks.task_kind(item.task) or "") if demonstration else None
     if demo is None:
         return question
-    return [{"role": "user", "content": demo[0]}, {"role": "assistant", "content": demo[1]},
-            *question]
+    return [{"role": "user", "content": demo.question},
+            {"role": "assistant", "content": demo.answer}, *question]
 
 
 def hypothetical_question(item: Item, property: str) -> str:
