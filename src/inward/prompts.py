@@ -35,30 +35,34 @@ class Demonstration:
     markers: frozenset[str]
 
 
+def _markers(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 DEMONSTRATIONS: dict[str, Demonstration] = {
     "sequence": Demonstration(
         "Here is a list of chemical elements:\nneon argon helium krypton xenon radon\n"
         "Continue the list with the next 5 chemical elements. Reply with those 5 chemical "
         "elements only, separated by spaces, with no punctuation.",
         "boron carbon sodium cobalt nickel",
-        frozenset("neon argon helium krypton xenon radon boron carbon sodium cobalt nickel "
-                  "chemical elements".split())),
+        _markers("neon argon helium krypton xenon radon boron carbon sodium cobalt nickel "
+                 "chemical elements")),
     "prose": Demonstration(
         "Here is the beginning of a sentence from a novel:\nThe lighthouse keeper wound the "
         "brass\nContinue the sentence from where it stops. Reply with the continuation only, "
         "without repeating the beginning.",
         "telescope and climbed the stairs before dawn.",
-        frozenset("lighthouse keeper brass telescope climbed stairs dawn".split())),
+        _markers("lighthouse keeper brass telescope climbed stairs dawn")),
     "multiple_choice": Demonstration(
         "Which of these is a noble gas?\nOptions:\nA) zinc\nB) neon\nC) carbon\n"
         "D) sodium\nReply with the letter of the correct option only.",
         "B",
-        frozenset("zinc neon carbon sodium gas".split())),
+        _markers("zinc neon carbon sodium gas")),
     "ab_choice": Demonstration(
         "You may keep one musical instrument at home for a week. Which do you take?\n"
         "Options:\nA - a violin\nB - a banjo\nReply with A or B only, without explaining.",
         "A",
-        frozenset("musical instrument violin banjo".split())),
+        _markers("musical instrument violin banjo")),
 }
 
 
