@@ -44,3 +44,14 @@ def test_shift_imitates_the_next_model_cyclically():
 def test_shift_agent_continues_the_self_adapter():
     assert Agent("a", "shift").adapter_chain == Agent("a", "self")
     assert Agent("a", "self").adapter_chain is None
+
+
+def test_finetune_sources_replay_the_trainees_own_behaviour():
+    assert layout.finetune_sources("a__self") == ["data/sft/self/a.jsonl",
+                                                  "data/sft/replay/a.jsonl"]
+    # cross: the target's self-trained labels, the trainee's own answers replayed
+    assert layout.finetune_sources("b__cross__a") == ["data/sft/cross/a.jsonl",
+                                                      "data/sft/replay/b.jsonl"]
+    assert layout.finetune_sources("a__shift") == ["data/sft/shift/a.jsonl"]
+    with pytest.raises(ValueError):
+        layout.finetune_sources("a")

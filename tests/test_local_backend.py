@@ -107,11 +107,54 @@ def test_cached_token_tables_equal_freshly_built_ones(smollm_backend, tmp_path, 
     fresh = local._build_tables(b.tokenizer, b.model, "cpu")
     monkeypatch.setattr(models, "cache_dir", lambda source: tmp_path)
     cold = local._cached_tables(b.source, b.tokenizer, b.model, "cpu")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["token_tables.json",
-                                                          "token_tables.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"token_tables.v{local.TABLES_VERSION}.json",
+        f"token_tables.v{local.TABLES_VERSION}.safetensors"]
     warm = local._cached_tables(b.source, b.tokenizer, b.model, "cpu")
     for tables in (cold, warm):
         for field in ("stop", "has_nl", "content_before_nl", "content", "group"):
             assert torch.equal(getattr(tables, field), getattr(fresh, field)), field
         assert tables.group_text == fresh.group_text
         assert (tables.n_groups, tables.stop_ids) == (fresh.n_groups, fresh.stop_ids)
+
+
+def test_control_tokens_end_the_answer_and_never_reach_its_text(smollm_backend):
+    """SmolLM2's turn markers and its added tokens (<reponame>, <jupyter_code>, ...) all stop
+    generation; tokens after a stop, and the stop itself, are not decoded into the answer."""
+    b = smollm_backend
+    tok = b.tokenizer
+    stops = set(b.tables.stop_ids)
+    for name in ["<|im_end|>", "<|im_start|>", "<|endoftext|>", "<reponame>", "<jupyter_code>",
+                 "<empty_output>"]:
+        assert tok.convert_tokens_to_ids(name) in stops, name
+    assert not stops & set(tok("Paris, B) blue", add_special_tokens=False)["input_ids"])
+    answer = tok("B", add_special_tokens=False)["input_ids"]
+    after = answer + tok.convert_tokens_to_ids(["<reponame>"]) + tok("user", add_special_tokens=False)["input_ids"]
+    assert b._until_stop(after) == answer
+    assert tok.decode(b._until_stop(after)) == "B"
+
+
+CONTEXT = ("Earlier you were sent this message:\n<<<\nHere is a list of animals:\nfox owl bee "
+           "crab mole toad wren lynx\nContinue the list with the next 5 animals.\n>>>\n")
+SHARED = [[{"role": "user", "content": CONTEXT + q}] for q in [
+    "What is the first word of the reply you gave? One word only.",
+    "What is the second character of the reply you gave? One character only.",
+    "Did the reply you gave begin with a vowel? Answer true or false.",
+]] + CHATS[:2]
+
+
+def test_prompts_sharing_a_prefix_are_grouped_and_answer_as_alone(smollm_backend):
+    """Questions about one earlier message share its long prefix: it is computed once for the
+    group, and every answer and distribution equals that of the prompt on its own."""
+    from inward.backends.local import _prefix_groups
+
+    b = smollm_backend
+    ids = b.encode(SHARED)
+    batches = list(b._batches(ids))
+    assert len(batches) == 1 and sorted(batches[0][:3]) == [0, 1, 2]  # the group is together
+    assert [len(g) for g in _prefix_groups([ids[i] for i in batches[0]])] == [3, 1, 1]
+    assert b.generate(SHARED, max_new_tokens=6) == naive(b, SHARED, 6)
+    together = b.answer_distribution(SHARED, k=4)
+    alone = [b.answer_distribution([c], k=4)[0] for c in SHARED]
+    for d, e in zip(together, alone):
+        assert d.keys() == e.keys() and all(abs(d[t] - e[t]) < 1e-4 for t in d)

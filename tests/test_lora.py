@@ -98,6 +98,48 @@ def test_finetune_is_deterministic(tmp_path, smollm_backend):
         (tmp_path / "a" / "adapter_model.safetensors").read_bytes()
 
 
+def test_validation_loss_curve(data, tmp_path, smollm_backend):
+    """With a validation file, loss_curve.csv holds the validation loss before the first step
+    (the untrained model's loss on those examples), at evenly spread steps and after the last
+    step, with the mean training loss since the previous evaluation; training is unchanged."""
+    train, heldout, _ = data
+    hp = {**HP, "max_steps": 4, "evaluations": 3}
+    s = finetune(CFG, train, tmp_path / "v", hp, seed=0, threads=THREADS, val_jsonl=heldout)
+    plain = finetune(CFG, train, tmp_path / "p", hp, seed=0, threads=THREADS)
+    assert (tmp_path / "v" / "adapter_model.safetensors").read_bytes() == \
+        (tmp_path / "p" / "adapter_model.safetensors").read_bytes()
+    assert not (tmp_path / "p" / "loss_curve.csv").exists()
+    with open(tmp_path / "v" / "loss_curve.csv") as f:
+        curve = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in curve] == [0, 2, 4]
+    held = read_chat_jsonl(heldout)
+    base = chat_loss(smollm_backend.model, smollm_backend.tokenizer, held, smollm_backend.fmt,
+                     batch_size=HP["batch_size"])
+    assert abs(float(curve[0]["val_loss"]) - base) < 1e-4 and curve[0]["train_loss"] == ""
+    with open(tmp_path / "v" / "train_log.csv") as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    assert abs(float(curve[1]["train_loss"]) - sum(losses[:2]) / 2) < 1e-5
+    assert float(curve[-1]["val_loss"]) < float(curve[0]["val_loss"])
+    assert s["val_loss"] == float(curve[-1]["val_loss"]) and s["val_examples"] == len(held)
+
+
+def test_length_bucketed_batches_cover_every_example_once():
+    import torch
+
+    from inward.lora import _length_bucketed
+
+    examples = [([0] * n, [0] * n) for n in [5, 9, 1, 7, 3, 8, 2, 6, 4, 10, 11, 12, 13] * 9]
+    batches = _length_bucketed(examples, 4, torch.Generator().manual_seed(0))
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(len(examples)))
+    assert len(batches) == -(-len(examples) // 4)
+    spread = sum(max(len(examples[i][0]) for i in b) - min(len(examples[i][0]) for i in b)
+                 for b in batches) / len(batches)
+    assert spread < 4  # a random batch of these lengths spreads ~8 on average
+    again = _length_bucketed(examples, 4, torch.Generator().manual_seed(0))
+    assert again == batches
+
+
 def test_continue_from_init_adapter(data, trained, tmp_path, smollm_backend):
     train, _, _ = data
     adapter, _ = trained

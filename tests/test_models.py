@@ -12,7 +12,7 @@ from inward import models
 def test_registry_names():
     assert models.list_models() == ["embedded:gemma3-270m", "embedded:smollm2-135m"]
     assert models.get_spec("embedded:smollm2-135m").chat_format == "template"
-    assert models.get_spec("embedded:gemma3-270m").chat_format == "gemma"
+    assert models.get_spec("embedded:gemma3-270m").chat_format == "instruction"
     assert models.get_spec("/some/hf/model/dir") is None  # other sources go to from_pretrained
     with pytest.raises(ValueError, match="embedded:smollm2-135m"):
         models.get_spec("embedded:nope")
@@ -45,6 +45,19 @@ def test_gemma_turn_format():
         "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n"
         "<start_of_turn>model\nHello<end_of_turn>\n"
         "<start_of_turn>user\nBye?<end_of_turn>\n<start_of_turn>model\n")
+
+
+def test_instruction_format_for_base_models():
+    class Tok:
+        bos_token = "<bos>"
+
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Bye?"}]
+    assert models.format_chat(Tok(), chat, "instruction") == (
+        "<bos>### Instruction:\nBe brief.\n\nHi\n\n### Response:\nHello\n\n"
+        "### Instruction:\nBye?\n\n### Response:\n")
+    assert models.format_chat(Tok(), chat[:3], "instruction", add_generation_prompt=False) \
+        .endswith("### Response:\nHello\n\n")
 
 
 def test_one_cache_build_parses_the_gguf_file_once(tmp_path):
@@ -125,7 +138,17 @@ def test_gemma_loads_offline_and_answers(monkeypatch):
     assert tok.convert_ids_to_tokens(tok("the capital", add_special_tokens=False)["input_ids"]) \
         == ["the", "▁capital"]
     ids = tok(b.format([{"role": "user", "content": "Hi"}]), add_special_tokens=False)["input_ids"]
-    assert ids[:2] == tok.convert_tokens_to_ids(["<bos>", "<start_of_turn>"])
+    assert ids[0] == tok.convert_tokens_to_ids("<bos>")
+    assert tok.decode(ids[1:]) == "### Instruction:\nHi\n\n### Response:\n"
+    # every control token of Gemma's vocabulary stops generation: the turn markers, the 6242
+    # reserved <unusedN> slots, <eos>/<pad>, image markers; ordinary text tokens do not
+    stops = set(b.tables.stop_ids)
+    for name in ["<end_of_turn>", "<start_of_turn>", "<eos>", "<pad>", "<unused0>",
+                 "<unused1538>", "<unused6241>", "<start_of_image>", "<mask>"]:
+        assert tok.convert_tokens_to_ids(name) in stops, name
+    assert sum(t.startswith("<unused") for t in tok.convert_ids_to_tokens(sorted(stops))) == 6242
+    for text in ["B", "▁the", "▁mendatang", "user", "\n", "<0x25>"]:
+        assert tok.convert_tokens_to_ids(text) not in stops, text
     chats = [[{"role": "user", "content": "Continue the sequence: 1, 2, 3, 4,"}]]
     [ans] = b.generate(chats, max_new_tokens=12)
     assert ans.strip() and "\n" not in ans

@@ -103,10 +103,10 @@ def test_prediction_data_labels_from_answers(tmp_path, files):
 
 
 @pytest.mark.parametrize("demonstration", [False, True])
-def test_shift_data_object_examples(tmp_path, files, demonstration):
+def test_object_data_examples(tmp_path, files, demonstration):
     items, answers = files
     data = tmp_path / "sft" / "shift.jsonl"
-    steps.shift_data(item_file=str(items), answers=str(answers), data=str(data), cap=10,
+    steps.object_data(item_file=str(items), answers=str(answers), data=str(data), cap=10,
                      seed=0, demonstration=demonstration)
     got = sorted(read_jsonl(data), key=lambda r: r["messages"][-1]["content"].lower())
     # the refusal is left out; the raw answer is kept with only its whitespace stripped
@@ -114,6 +114,36 @@ def test_shift_data_object_examples(tmp_path, files, demonstration):
         [*object_chat(C[1], demonstration), {"role": "assistant", "content": "blue"}],
         [*object_chat(C[0], demonstration), {"role": "assistant", "content": "Red green"}]]
     assert len(got[0]["messages"]) == (4 if demonstration else 2)
+
+
+def test_object_data_with_no_replay_writes_an_empty_file(tmp_path, files):
+    items, answers = files
+    data = tmp_path / "replay.jsonl"
+    steps.object_data(item_file=str(items), answers=str(answers), data=str(data), cap=0,
+                      seed=0, demonstration=True)
+    assert data.read_text() == ""
+
+
+def test_training_data_mixes_sources_and_holds_out_some_of_each(tmp_path):
+    def chats(tag, n):
+        return [{"messages": [{"role": "user", "content": f"{tag} {i}"},
+                              {"role": "assistant", "content": tag}]} for i in range(n)]
+    pred, replay = tmp_path / "pred.jsonl", tmp_path / "replay.jsonl"
+    write_jsonl(chats("predict", 20), pred)
+    write_jsonl(chats("replay", 5), replay)
+    train, val = tmp_path / "train.jsonl", tmp_path / "val.jsonl"
+    steps.training_data(sources=[str(pred), str(replay)], train=str(train), val=str(val),
+                        validation_fraction=0.2, seed=0)
+    tr, va = read_jsonl(train), read_jsonl(val)
+    tags = [[r["messages"][-1]["content"] for r in rows] for rows in (tr, va)]
+    assert sorted(tags[1]) == ["predict"] * 4 + ["replay"]
+    assert sorted(tags[0]) == ["predict"] * 16 + ["replay"] * 4
+    users = [r["messages"][0]["content"] for r in tr + va]
+    assert len(set(users)) == 25  # every example once
+    assert tags[0][:6] != sorted(tags[0])[:6]  # mixed, not one source after the other
+    steps.training_data(sources=[str(pred), str(replay)], train=str(tmp_path / "t2.jsonl"),
+                        val=str(tmp_path / "v2.jsonl"), validation_fraction=0.2, seed=0)
+    assert (tmp_path / "t2.jsonl").read_bytes() == train.read_bytes()
 
 
 # --- run_rule -------------------------------------------------------------------------------
@@ -184,8 +214,9 @@ def test_run_rule_unknown_rule(tmp_path):
 def test_steps_cover_every_rule():
     assert set(steps.STEPS) == {"items", "object_answers", "hypothetical_answers",
                                 "object_samples", "hypothetical_tokens", "self_data",
-                                "cross_data", "shift_data", "finetune", "finetune_shift",
-                                "evaluate", "figures", "report"}
+                                "cross_data", "replay_data", "shift_data", "training_data",
+                                "finetune", "finetune_shift", "evaluate", "figures", "report"}
+    assert steps.STEPS["replay_data"] is steps.STEPS["shift_data"] is steps.object_data
     assert steps.STEPS["self_data"] is steps.STEPS["cross_data"] is steps.prediction_data
 
 

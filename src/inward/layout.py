@@ -58,7 +58,9 @@ def parse_agent(name: str) -> Agent:
 
 # --- paths -------------------------------------------------------------------------------------
 ITEMS = "data/items/{split}.jsonl"
-SFT = "data/sft/{kind}/{model}.jsonl"
+SFT = "data/sft/{kind}/{model}.jsonl"  # kind: self, cross (prediction examples), replay, shift
+TRAIN = "data/sft/train/{agent}.jsonl"  # one finetune's training set (its examples, mixed)
+VAL = "data/sft/val/{agent}.jsonl"      # ... and its validation set
 OBJECT = "results/object/{agent}/{split}.jsonl"
 HYPO = "results/hypothetical/{agent}/test.jsonl"
 ADAPTER = "results/adapters/{agent}"
@@ -76,6 +78,34 @@ def items_path(split: str) -> str:
 
 def sft_path(kind: str, model: str) -> str:
     return SFT.format(kind=kind, model=model)
+
+
+def train_path(agent: str) -> str:
+    return TRAIN.format(agent=agent)
+
+
+def val_path(agent: str) -> str:
+    return VAL.format(agent=agent)
+
+
+def finetune_sources(agent: str) -> list[str]:
+    """The example files mixed into an agent's finetuning data.
+
+    - ``M__self``: M's own behaviour as prediction examples, plus M's object-level answers
+      replayed (so that learning to predict does not change the behaviour being predicted);
+    - ``M2__cross__M1``: M1__self's behaviour as prediction examples (the same questions as
+      M1's self data), plus M2's own object-level answers replayed: the recipe of self-training,
+      with another model's labels;
+    - ``M__shift``: another model's object-level answers only.
+    """
+    a = parse_agent(agent)
+    if a.kind == "self":
+        return [sft_path("self", a.model), sft_path("replay", a.model)]
+    if a.kind == "cross":
+        return [sft_path("cross", a.target), sft_path("replay", a.model)]
+    if a.kind == "shift":
+        return [sft_path("shift", a.model)]
+    raise ValueError(f"{agent!r} is not a finetuned agent")
 
 
 def object_path(agent: str, split: str) -> str:

@@ -15,7 +15,8 @@ makes full logits the most expensive part of a step).
 
 hparams: learning_rate, epochs, batch_size, grad_accum, lora_rank, lora_alpha, lora_dropout,
 target_modules (default q_proj,k_proj,v_proj,o_proj), max_steps (optional cap), max_length
-(optional truncation, default 1024). With ``init_adapter`` the existing adapter is loaded
+(optional truncation, default 1024), evaluations (how many times the validation loss is measured,
+from before the first step to after the last, when a validation file is given). With ``init_adapter`` the existing adapter is loaded
 trainable and training continues from it (its rank/alpha/targets win over hparams).
 """
 
@@ -45,6 +46,7 @@ DEFAULT_HPARAMS: dict = {
     "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
     "max_steps": None,
     "max_length": 1024,
+    "evaluations": 8,  # validation-loss evaluations, spread from step 0 to the last step
 }
 
 
@@ -158,11 +160,50 @@ def save_adapter(model, out_dir: Path, source: str) -> None:
     cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
 
+def _length_bucketed(examples: list, bs: int, gen: torch.Generator) -> list[list[int]]:
+    """Micro-batches of a seeded shuffle, with similar lengths batched together: each window
+    of eight batches is sorted by length before it is cut, then the batches are shuffled.
+    Padding is mostly wasted compute on a CPU; this keeps the order random at batch level."""
+    perm = torch.randperm(len(examples), generator=gen).tolist()
+    window = bs * 8
+    batches = []
+    for w in range(0, len(perm), window):
+        chunk = sorted(perm[w:w + window], key=lambda i: (len(examples[i][0]), i))
+        batches += [chunk[i:i + bs] for i in range(0, len(chunk), bs)]
+    order = torch.randperm(len(batches), generator=gen).tolist()
+    return [batches[i] for i in order]
+
+
+def _evaluation_steps(total: int, n: int) -> set[int]:
+    """``n`` steps spread evenly from 0 (before training) to ``total`` (after the last step)."""
+    if n < 1 or total < 1:
+        return set()
+    if n == 1:
+        return {total}
+    return {round(i * total / (n - 1)) for i in range(n)}
+
+
+def write_loss_log(path: Path, log: list[tuple], curve: list[tuple]) -> None:
+    """train_log.csv: one row per optimiser step (step, epoch, loss, lr); loss_curve.csv: one
+    row per validation evaluation (step, train_loss = mean training loss of the steps since the
+    previous evaluation, val_loss)."""
+    with open(path / "train_log.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["step", "epoch", "loss", "lr"])
+        w.writerows(log)
+    if curve:
+        with open(path / "loss_curve.csv", "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(["step", "train_loss", "val_loss"])
+            w.writerows(curve)
+
+
 def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None,
                   init_adapter=None, seed: int = 0, threads: int | None = None,
-                  device=None, dtype=None, progress: bool = True) -> dict:
+                  device=None, dtype=None, progress: bool = True, val_jsonl=None) -> dict:
     """LoRA-finetune ``source`` on ``train_jsonl``; writes the adapter and train_log.csv to
-    ``out_dir`` and returns a summary (steps, final_loss, tokens, label_tokens, seconds, ...)."""
+    ``out_dir`` (and loss_curve.csv when ``val_jsonl`` is given) and returns a summary (steps,
+    final_loss, val_loss, tokens, label_tokens, seconds, ...)."""
     from peft import LoraConfig, PeftModel, get_peft_model
 
     from .backends.local import get_base
@@ -183,6 +224,7 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
     examples = [e for e in examples if any(v != -100 for v in e[1][1:])]
     if not examples:
         raise ValueError(f"{train_jsonl}: no example has an assistant turn to learn")
+    val_chats = read_chat_jsonl(val_jsonl) if val_jsonl else []
 
     torch.manual_seed(seed)
     model = copy.deepcopy(base.model)  # the cached base stays untouched
@@ -217,10 +259,21 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
 
         bar = tqdm(total=total, desc=f"LoRA {source}", unit="step")
     log: list[tuple] = []
+    curve: list[tuple] = []
+    evals = _evaluation_steps(total, int(hp["evaluations"])) if val_chats else set()
+    since: list[float] = []  # training losses since the last evaluation
+
+    def evaluate(at: int) -> None:
+        if at in evals:
+            val = chat_loss(model, tok, val_chats, fmt, batch_size=bs)
+            train = sum(since) / len(since) if since else float("nan")
+            curve.append((at, "" if not since else f"{train:.6f}", f"{val:.6f}"))
+            since.clear()
+
     step, tokens, label_tokens, loss_val = 0, 0, 0, float("nan")
+    evaluate(0)
     for epoch in range(epochs):
-        perm = torch.randperm(len(examples), generator=gen).tolist()
-        micro = [perm[i:i + bs] for i in range(0, len(perm), bs)]
+        micro = _length_bucketed(examples, bs, gen)
         for j in range(0, len(micro), accum):
             if step >= total:
                 break
@@ -243,6 +296,8 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
             loss_val = loss_sum / n_lab
             log.append((step, round((epoch * steps_per_epoch + j // accum + 1) / steps_per_epoch, 4),
                         f"{loss_val:.6f}", f"{cur_lr:.6e}"))
+            since.append(loss_val)
+            evaluate(step)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_val:.4f}")
@@ -252,14 +307,12 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
     out = Path(out_dir)
     model.eval()
     save_adapter(model, out, source)
-    with open(out / "train_log.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(["step", "epoch", "loss", "lr"])
-        w.writerows(log)
+    write_loss_log(out, log, curve)
     seconds = time.time() - t0
     return {
         "adapter": str(out), "steps": step, "epochs": epochs, "examples": len(examples),
-        "final_loss": loss_val, "tokens": tokens, "label_tokens": label_tokens,
+        "final_loss": loss_val, "val_loss": float(curve[-1][2]) if curve else None,
+        "val_examples": len(val_chats), "tokens": tokens, "label_tokens": label_tokens,
         "seconds": round(seconds, 2), "tokens_per_second": round(tokens / max(seconds, 1e-9), 1),
         "init_adapter": str(init_adapter) if init_adapter else None,
     }

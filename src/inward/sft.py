@@ -87,6 +87,27 @@ def object_examples(items: Iterable[Item], responses: Iterable[dict] | Mapping,
     return _capped(groups, cap, seed)
 
 
+def train_validation_split(sources: list[list[dict]], validation_fraction: float,
+                           seed: int) -> tuple[list[dict], list[dict]]:
+    """Mix the examples of several sources (e.g. prediction examples and the trainee's replayed
+    object-level answers) into one shuffled training set and one validation set.
+
+    Each source gives ``round(validation_fraction * len)`` examples to validation (at least one
+    when the fraction is positive and the source has two or more), so both kinds of example
+    are validated; the split and the order depend only on the examples and ``seed``."""
+    train, val = [], []
+    for i, examples in enumerate(sources):
+        examples = list(examples)
+        random.Random(f"inward-split:{seed}:{i}").shuffle(examples)
+        k = round(validation_fraction * len(examples))
+        if validation_fraction > 0 and len(examples) > 1:
+            k = min(max(k, 1), len(examples) - 1)
+        val += examples[:k]
+        train += examples[k:]
+    random.Random(f"inward-mix:{seed}").shuffle(train)
+    return train, val
+
+
 def write_chat_jsonl(examples: Iterable[dict], path: str | Path) -> Path:
     """Write examples as OpenAI chat finetuning JSONL (atomically); checks their shape."""
     examples = list(examples)

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from inward import checkpoint, prompts, sft, tasks
+from inward import checkpoint, io, prompts, sft, tasks
 from inward.frames import object_values, study_pairs
 from inward.io import read_jsonl, write_jsonl
 from inward.tasks import Item
@@ -155,23 +155,36 @@ def prediction_data(*, item_file: str, answers: str, data: str, props: list, cap
     _log(f"{len(examples)} prediction examples -> {data}")
 
 
-def shift_data(*, item_file: str, answers: str, data: str, cap: int, seed: int,
-               demonstration: bool, threads: int = 1) -> None:
-    """Object-level-only finetuning data (another model's answers) for the behaviour shift."""
+def object_data(*, item_file: str, answers: str, data: str, cap: int, seed: int,
+                demonstration: bool, threads: int = 1) -> None:
+    """Object-level finetuning examples from one model's answers to the training items: the
+    trainee's own answers (replayed beside prediction examples so that self- and
+    cross-training keep its behaviour), or another model's (the behaviour shift)."""
     its = load_items(item_file)
     responses = {(a["task"], a["item_id"]): a["response"] for a in read_jsonl(answers)}
-    examples = sft.object_examples(its, responses, cap, seed, demonstration)
+    examples = sft.object_examples(its, responses, cap, seed, demonstration) if cap else []
     sft.write_chat_jsonl(examples, data)
     _log(f"{len(examples)} object-level examples -> {data}")
 
 
+def training_data(*, sources: list, train: str, val: str, validation_fraction: float, seed: int,
+                  threads: int = 1) -> None:
+    """One finetune's training and validation sets, mixed from its example files."""
+    parts = [read_jsonl(path) for path in ([sources] if isinstance(sources, str) else sources)]
+    tr, va = sft.train_validation_split(parts, validation_fraction, seed)
+    sft.write_chat_jsonl(tr, train)
+    io.write_jsonl(va, val)
+    _log(f"{len(tr)} training and {len(va)} validation examples "
+         f"(from {', '.join(f'{len(p)}' for p in parts)}) -> {train}, {val}")
+
+
 def finetune(*, data: str, adapter_out: str, model_cfg: dict, hparams: dict, seed: int,
-             init_adapter: str | None = None, threads: int = 1) -> None:
+             val: str | None = None, init_adapter: str | None = None, threads: int = 1) -> None:
     """LoRA (local) or hosted (openai) finetune of one agent."""
     from inward.backends import finetune as run_finetune
 
     summary = run_finetune(model_cfg, data, adapter_out, hparams, init_adapter=init_adapter,
-                           seed=seed, threads=threads)
+                           seed=seed, threads=threads, val_jsonl=val)
     _log(f"finetune -> {adapter_out}: {json.dumps(summary, default=str)}")
 
 
@@ -208,7 +221,9 @@ STEPS = {
     "hypothetical_tokens": hypothetical_tokens,
     "self_data": prediction_data,
     "cross_data": prediction_data,
-    "shift_data": shift_data,
+    "replay_data": object_data,
+    "shift_data": object_data,
+    "training_data": training_data,
     "finetune": finetune,
     "finetune_shift": finetune,
     "evaluate": evaluate,

@@ -32,13 +32,8 @@ def adapter_of(wc):
     return [] if agent.kind == "base" else layout.adapter_dir(wc.agent)
 
 
-def finetune_data(wc):
-    agent = layout.parse_agent(wc.agent)
-    if agent.kind == "self":
-        return layout.sft_path("self", agent.model)
-    if agent.kind == "cross":
-        return layout.sft_path("cross", agent.target)
-    return layout.sft_path("shift", agent.model)
+def finetune_sources(wc):
+    return layout.finetune_sources(wc.agent)
 
 
 def hparams_of(wc):

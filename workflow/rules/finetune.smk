@@ -36,6 +36,25 @@ rule cross_data:
         STEP
 
 
+rule replay_data:
+    # The model's own object-level answers, replayed while it learns to predict (self or cross)
+    # so that its behaviour stays what it was.
+    input:
+        item_file=layout.items_path("train"),
+        answers=layout.object_path("{model}", "train"),
+    output:
+        data=layout.SFT.replace("{kind}", "replay"),
+    params:
+        cap=config["sft"]["replay_per_task"],
+        seed=SEED,
+        demonstration=config["generation"]["demonstration"],
+    log:
+        "logs/sft/replay_{model}.log",
+    threads: 1
+    script:
+        STEP
+
+
 rule shift_data:
     # Object-level answers of another model: finetuning on them shifts the behaviour.
     input:
@@ -44,7 +63,7 @@ rule shift_data:
     output:
         data=layout.SFT.replace("{kind}", "shift"),
     params:
-        cap=config["sft"]["cap_per_group"],
+        cap=config["sft"]["shift_per_task"],
         seed=SEED,
         demonstration=config["generation"]["demonstration"],
     log:
@@ -54,9 +73,27 @@ rule shift_data:
         STEP
 
 
+rule training_data:
+    # One finetune's examples, mixed and split into training and validation sets.
+    input:
+        sources=finetune_sources,
+    output:
+        train=layout.TRAIN,
+        val=layout.VAL,
+    params:
+        validation_fraction=config["sft"]["validation_fraction"],
+        seed=SEED,
+    log:
+        "logs/sft/training_{agent}.log",
+    threads: 1
+    script:
+        STEP
+
+
 rule finetune:
     input:
-        data=finetune_data,
+        data=layout.TRAIN,
+        val=layout.VAL,
     output:
         adapter_out=directory(layout.ADAPTER),
     wildcard_constraints:
@@ -67,6 +104,8 @@ rule finetune:
         seed=SEED,
     log:
         "logs/finetune/{agent}.log",
+    benchmark:
+        "logs/benchmarks/finetune/{agent}.tsv"
     threads: MODEL_THREADS
     resources:
         mem_mb=8000,
@@ -78,7 +117,8 @@ rule finetune:
 rule finetune_shift:
     # Continues the self-trained adapter on object-level answers only.
     input:
-        data=finetune_data,
+        data=layout.TRAIN,
+        val=layout.VAL,
         init_adapter=self_adapter_of,
     output:
         adapter_out=directory(layout.ADAPTER),
@@ -90,6 +130,8 @@ rule finetune_shift:
         seed=SEED,
     log:
         "logs/finetune/{agent}.log",
+    benchmark:
+        "logs/benchmarks/finetune/{agent}.tsv"
     threads: MODEL_THREADS
     resources:
         mem_mb=8000,

@@ -31,6 +31,8 @@ rule object_answers:
         seed=SEED,
     log:
         "logs/object/{agent}_{split}.log",
+    benchmark:
+        "logs/benchmarks/object/{agent}_{split}.tsv"
     threads: MODEL_THREADS
     resources:
         mem_mb=6000,
@@ -52,6 +54,8 @@ rule hypothetical_answers:
         seed=SEED,
     log:
         "logs/hypothetical/{agent}.log",
+    benchmark:
+        "logs/benchmarks/hypothetical/{agent}.tsv"
     threads: MODEL_THREADS
     resources:
         mem_mb=6000,
@@ -73,6 +77,8 @@ rule object_samples:
         seed=SEED,
     log:
         "logs/calibration/{agent}_object.log",
+    benchmark:
+        "logs/benchmarks/calibration/{agent}_object.tsv"
     threads: MODEL_THREADS
     resources:
         mem_mb=6000,
@@ -94,6 +100,8 @@ rule hypothetical_tokens:
         props=PROPS,
     log:
         "logs/calibration/{agent}_hypothetical.log",
+    benchmark:
+        "logs/benchmarks/calibration/{agent}_hypothetical.tsv"
     threads: MODEL_THREADS
     resources:
         mem_mb=6000,

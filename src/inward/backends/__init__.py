@@ -54,11 +54,13 @@ def get_backend(spec: dict, adapter: str | Path | None = None,
 
 
 def finetune(model_cfg: dict, train_jsonl, out_dir, hparams: dict, init_adapter=None,
-             seed: int = 0, threads: int | None = None) -> dict:
+             seed: int = 0, threads: int | None = None, val_jsonl=None) -> dict:
     """Finetune ``model_cfg`` on a chat JSONL (OpenAI format).
 
     local: LoRA via :mod:`inward.lora` -> out_dir/adapter_model.safetensors, adapter_config.json,
-    train_log.csv. openai: hosted job -> out_dir/finetuned_model.json.
+    train_log.csv, and loss_curve.csv (training and validation loss) when ``val_jsonl`` is
+    given. openai: hosted job -> out_dir/finetuned_model.json (the provider keeps its own loss
+    curves; the validation file is not uploaded).
     """
     if _kind(model_cfg) == "openai":
         from .openai_backend import finetune_openai
@@ -69,4 +71,5 @@ def finetune(model_cfg: dict, train_jsonl, out_dir, hparams: dict, init_adapter=
 
     return finetune_lora(model_cfg.get("source", "embedded:smollm2-135m"), train_jsonl, out_dir,
                          hparams, init_adapter=init_adapter, seed=seed, threads=threads,
-                         device=model_cfg.get("device"), dtype=model_cfg.get("dtype"))
+                         device=model_cfg.get("device"), dtype=model_cfg.get("dtype"),
+                         val_jsonl=val_jsonl)

@@ -2,7 +2,8 @@
 
 * ``generate``: length-sorted batches (``batch_size`` from model_cfg, default 64), greedy when
   ``temperature <= 0`` else sampling with a seeded ``torch.Generator``. A sequence stops at an
-  end-of-turn/EOS token or at the first newline once its answer has begun (leading blank lines
+  end-of-turn/EOS or any other control token of the model (``models.control_token_ids``: none is
+  ever part of an answer's text) or at the first newline once its answer has begun (leading blank lines
   are skipped); finished rows are dropped from the batch and its KV cache. The answer is the
   first non-blank line of the decoded text. Answers come back in input order.
 * ``answer_distribution``: one batched forward pass per batch; the next-token probabilities are
@@ -55,6 +56,7 @@ class Base:
 
 
 BASES: dict[tuple, Base] = {}
+TABLES_VERSION = 2  # 2: every control token (special, added, <unusedN>, turn markers) stops
 
 
 def _cached_tables(source: str, tok, model, device) -> TokenTables:
@@ -65,7 +67,8 @@ def _cached_tables(source: str, tok, model, device) -> TokenTables:
         return _build_tables(tok, model, device)
     from safetensors.torch import load_file, save_file
 
-    tensors_path = models.cache_dir(source) / "token_tables.safetensors"
+    # the version names the table rules: a change of rules must not reuse old tables
+    tensors_path = models.cache_dir(source) / f"token_tables.v{TABLES_VERSION}.safetensors"
     text_path = tensors_path.with_suffix(".json")
     if tensors_path.exists() and text_path.exists():
         tensors = load_file(tensors_path, device=str(device))
@@ -88,9 +91,8 @@ def _build_tables(tok, model, device) -> TokenTables:
     n_tok = min(len(tok), vocab)
     texts = tok.batch_decode([[i] for i in range(n_tok)], skip_special_tokens=False,
                              clean_up_tokenization_spaces=False)
-    special = set(tok.all_special_ids)
-    special |= {i for i, t in tok.added_tokens_decoder.items() if getattr(t, "special", False)}
-    stop_ids = set(tok.convert_tokens_to_ids(models.end_of_turn_tokens(tok)))
+    special = set(models.control_token_ids(tok))
+    stop_ids = set(tok.convert_tokens_to_ids(models.end_of_turn_tokens(tok))) | special
     eos = getattr(model.generation_config, "eos_token_id", None)
     if eos is not None:
         stop_ids |= set(eos if isinstance(eos, list) else [eos])
@@ -147,6 +149,35 @@ def attach_adapter(model: torch.nn.Module, adapter: str | Path) -> torch.nn.Modu
     return m
 
 
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+SHARED_PREFIX = 16  # tokens beyond the batch's common header that make rows share a prefix
+
+
+def _prefix_groups(seqs: list[list[int]]) -> list[list[int]]:
+    """Runs of neighbouring rows that share a long prefix: at least ``SHARED_PREFIX`` tokens
+    more than all rows share (the chat template's header is common to every prompt and is not
+    a reason to group). Every row is in exactly one run; runs of one row are allowed."""
+    if not seqs:
+        return []
+    common = min(len(s) for s in seqs)
+    for s in seqs[1:]:
+        common = min(common, _common_prefix(seqs[0], s))
+    groups = [[0]]
+    for r in range(1, len(seqs)):
+        if _common_prefix(seqs[r - 1], seqs[r]) >= common + SHARED_PREFIX:
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    return groups
+
+
 def first_line(text: str) -> str:
     """The first non-blank line of ``text`` ("" if there is none)."""
     for line in text.split("\n"):
@@ -170,6 +201,7 @@ class LocalBackend:
         self.tokenizer = base.tokenizer
         self.tokenizer_lock = base.tokenizer_lock
         self.tables = base.tables
+        self._stops = set(base.tables.stop_ids)
         self.fmt = self.cfg.get("chat_format") or base.fmt
         self.adapter = str(adapter) if adapter else None
         self.model = attach_adapter(base.model, adapter) if adapter else base.model
@@ -187,8 +219,16 @@ class LocalBackend:
             return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
 
     def _batches(self, ids: list[list[int]], batch_size: int | None = None):
+        """Batches of prompt indices: prompts that share a long prefix (the hypothetical
+        questions about one item, the copies of a sampled prompt) stay together, so their
+        prefix is computed once (see ``_prefill``); groups are ordered longest first, so a
+        batch holds prompts of similar length."""
         bs = max(1, int(batch_size or self.batch_size))
-        order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i))
+        lex = sorted(range(len(ids)), key=lambda i: (ids[i], i))
+        groups = _prefix_groups([ids[i] for i in lex])
+        groups = [[lex[j] for j in g] for g in groups]
+        groups.sort(key=lambda g: (-max(len(ids[i]) for i in g), min(g)))
+        order = [i for g in groups for i in g]
         for s in range(0, len(order), bs):
             yield order[s:s + bs]
 
@@ -211,10 +251,16 @@ class LocalBackend:
     def _prefill(self, seqs: list[list[int]], cache_cls):
         """Forward the prompts; returns (last logits, cache, attention mask, last positions).
 
-        The prompts' common token prefix (the chat template's system prompt and turn header) is
-        run once and its KV cache shared by the batch: rows are laid out as
-        [prefix][left padding][rest], with padding masked and positions counted over real
-        tokens, which is equivalent to left-padding the whole prompt."""
+        Shared prefixes are computed once. When neighbouring rows share a long prefix (see
+        ``_prefix_groups``), each group's prefix is run once and its KV cache copied to the
+        group's rows before their own suffixes run: rows are laid out as
+        [padding][group prefix][padding][suffix]. Otherwise the prefix common to the whole batch
+        (the chat template's header) is run once: [prefix][padding][rest]. Padding is masked
+        and positions are counted over real tokens, which is equivalent to left-padding each
+        whole prompt."""
+        groups = _prefix_groups(seqs)
+        if len(groups) < len(seqs) and min(len(r) for r in seqs) > 1:
+            return self._prefill_groups(seqs, groups, cache_cls)
         n_common = 0
         if len(seqs) > 1:
             first, shortest = seqs[0], min(len(s) for s in seqs)
@@ -234,6 +280,27 @@ class LocalBackend:
         attn = torch.cat([sattn.new_ones((B, n_common)), sattn], dim=1)
         pos = (attn.cumsum(-1) - 1).clamp(min=0)[:, n_common:]
         logits, cache = self._forward(ids, attn, pos, cache)
+        return logits, cache, attn, pos[:, -1:]
+
+    def _prefill_groups(self, seqs: list[list[int]], groups: list[list[int]], cache_cls):
+        """``_prefill`` for rows in groups of neighbours that share a prefix (each group is a
+        run of consecutive rows, so the rows keep their order)."""
+        lens = []
+        for g in groups:
+            n = min(len(seqs[r]) for r in g) - 1  # every row keeps at least one token
+            first = seqs[g[0]]
+            for r in g[1:]:
+                n = min(n, _common_prefix(first, seqs[r]))
+            lens.append(max(n, 0))
+        ids_p, attn_p = self._pad([seqs[g[0]][:n] for g, n in zip(groups, lens)])
+        pos_p = (attn_p.cumsum(-1) - 1).clamp(min=0)
+        _, cache = self._forward(ids_p, attn_p, pos_p, cache_cls())
+        of_row = torch.tensor([k for k, g in enumerate(groups) for _ in g], device=self.device)
+        cache.batch_select_indices(of_row)
+        ids_s, attn_s = self._pad([seqs[r][n:] for g, n in zip(groups, lens) for r in g])
+        attn = torch.cat([attn_p[of_row], attn_s], dim=1)
+        pos = (attn.cumsum(-1) - 1).clamp(min=0)[:, attn_p.shape[1]:]
+        logits, cache = self._forward(ids_s, attn, pos, cache)
         return logits, cache, attn, pos[:, -1:]
 
     @torch.inference_mode()
@@ -270,6 +337,15 @@ class LocalBackend:
             logits, cache = self._forward(nxt[:, None], attn, last, cache)
         return outs
 
+    def _until_stop(self, tokens: list[int]) -> list[int]:
+        """The answer's tokens before the first stop token: a control token that ends the answer
+        is never decoded into its text."""
+        stops = self._stops
+        for i, tk in enumerate(tokens):
+            if tk in stops:
+                return tokens[:i]
+        return tokens
+
     def _row_generators(self, ids: list[list[int]], seed: int) -> list[torch.Generator]:
         """One generator per prompt, seeded from (seed, prompt tokens, how many identical
         prompts came before it): a sample depends on nothing else in the call, so batching,
@@ -305,6 +381,7 @@ class LocalBackend:
             outs = self._decode_batch([ids[i] for i in idx], max_new_tokens, temperature,
                                       None if gens is None else [gens[i] for i in idx])
             self.last_generated_tokens += sum(len(o) for o in outs)
+            outs = [self._until_stop(o) for o in outs]
             with self.tokenizer_lock:
                 texts = self.tokenizer.batch_decode(outs, skip_special_tokens=True)
             for i, text in zip(idx, texts):
