@@ -105,7 +105,7 @@ def test_validation_loss_curve(data, tmp_path, smollm_backend):
     train, heldout, _ = data
     hp = {**HP, "max_steps": 4, "evaluations": 3}
     s = finetune(CFG, train, tmp_path / "v", hp, seed=0, threads=THREADS, val_jsonl=heldout)
-    plain = finetune(CFG, train, tmp_path / "p", hp, seed=0, threads=THREADS)
+    finetune(CFG, train, tmp_path / "p", hp, seed=0, threads=THREADS)
     assert (tmp_path / "v" / "adapter_model.safetensors").read_bytes() == \
         (tmp_path / "p" / "adapter_model.safetensors").read_bytes()
     assert not (tmp_path / "p" / "loss_curve.csv").exists()
