@@ -215,7 +215,8 @@ def test_steps_cover_every_rule():
     assert set(steps.STEPS) == {"items", "object_answers", "hypothetical_answers",
                                 "object_samples", "hypothetical_tokens", "self_data",
                                 "cross_data", "replay_data", "shift_data", "training_data",
-                                "finetune", "finetune_shift", "evaluate", "figures", "report"}
+                                "finetune", "finetune_shift", "evaluate", "figures", "report",
+                                "loss_curves"}
     assert steps.STEPS["replay_data"] is steps.STEPS["shift_data"] is steps.object_data
     assert steps.STEPS["self_data"] is steps.STEPS["cross_data"] is steps.prediction_data
 

@@ -70,6 +70,9 @@ METRICS = "reports/metrics.json"
 TABLES = "reports/tables"
 FIGURES = "reports/figures"
 REPORT = "reports/report.md"
+LOSS_CURVES = "reports/loss_curves"          # one CSV per local finetune (DVC plots)
+LOSS_FIGURE = "reports/loss_curves.png"      # all of them in one figure
+LOSS_PAGE = "reports/loss_curves.html"       # ... and as an interactive page
 
 
 def items_path(split: str) -> str:

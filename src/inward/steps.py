@@ -213,6 +213,14 @@ def report(*, metrics: str, tables: str, figures: str, report: str, params_file:
     write_report(metrics, tables, figures, report, params_file)
 
 
+def loss_curves(*, adapters: list, curves: str, figure: str, page: str, plot_cfg: dict,
+                threads: int = 1) -> None:
+    """Every local finetune's loss curve as CSV (DVC plots), one figure and one page."""
+    from inward.loss_curves import loss_curves as draw
+
+    draw([adapters] if isinstance(adapters, str) else adapters, curves, figure, page, plot_cfg)
+
+
 STEPS = {
     "items": build_items,
     "object_answers": object_answers,
@@ -228,6 +236,7 @@ STEPS = {
     "finetune_shift": finetune,
     "evaluate": evaluate,
     "figures": figures,
+    "loss_curves": loss_curves,
     "report": report,
 }
 

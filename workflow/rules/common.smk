@@ -71,4 +71,5 @@ def self_adapter_of(wc):
 
 
 def study_outputs():
-    return [layout.METRICS, layout.FIGURES, layout.REPORT]
+    return [layout.METRICS, layout.FIGURES, layout.REPORT, layout.LOSS_CURVES,
+            layout.LOSS_FIGURE, layout.LOSS_PAGE]

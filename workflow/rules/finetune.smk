@@ -138,3 +138,20 @@ rule finetune_shift:
         gpu=gpu_of,
     script:
         STEP
+
+
+rule loss_curves:
+    # Training and validation loss of every local finetune, for `dvc plots` and a figure.
+    input:
+        adapters=[layout.adapter_dir(a.name) for a in layout.finetuned_agents(MODELS)],
+    output:
+        curves=directory(layout.LOSS_CURVES),
+        figure=layout.LOSS_FIGURE,
+        page=layout.LOSS_PAGE,
+    params:
+        plot_cfg=config["plots"],
+    log:
+        "logs/loss_curves.log",
+    threads: 1
+    script:
+        STEP
