@@ -151,3 +151,41 @@ def test_continue_from_init_adapter(data, trained, tmp_path, smollm_backend):
     assert s["init_adapter"] == str(adapter)
     assert (tmp_path / "cont" / "adapter_model.safetensors").read_bytes() != \
         (adapter / "adapter_model.safetensors").read_bytes()
+
+
+def test_shared_prefix_loss_equals_the_plain_loss_and_gradient(smollm_backend):
+    """Examples quoting the same context: computing their common prefix once gives the same
+    loss and the same LoRA gradients as the plain padded batch."""
+    import copy
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from inward.lora import _collate, batch_loss_sum, token_loss_sum
+
+    b = smollm_backend
+    context = ("Earlier you were sent this message:\n<<<\nHere is a list of animals:\nfox owl "
+               "bee crab mole toad wren lynx\nContinue the list.\n>>>\n")
+    chats = [[{"role": "user", "content": context + q}, {"role": "assistant", "content": a}]
+             for q, a in [("First word of your reply?", "fox"), ("Second character?", "o"),
+                          ("Did it start with a vowel?", "false")]]
+    chats.append(example("walnut")["messages"])
+    batch = [encode_example(b.tokenizer, c, b.fmt) for c in chats]
+    torch.manual_seed(0)
+    model = get_peft_model(copy.deepcopy(b.model), LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    for p in model.parameters():
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.02)  # non-zero B: gradients reach every LoRA matrix
+    grads = []
+    for fn in (lambda: token_loss_sum(model, *_collate(batch, 0, "cpu")),
+               lambda: batch_loss_sum(model, batch, 0, "cpu")):
+        model.zero_grad()
+        loss, n = fn()
+        loss.backward()
+        grads.append((float(loss), n, [p.grad.clone() for p in model.parameters()
+                                       if p.requires_grad]))
+    (plain, n1, g1), (shared, n2, g2) = grads
+    assert n1 == n2 and abs(plain - shared) < 1e-3 * abs(plain)
+    for a, c in zip(g1, g2):
+        assert torch.allclose(a, c, atol=1e-5, rtol=1e-3)

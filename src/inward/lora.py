@@ -120,6 +120,69 @@ def token_loss_sum(model, x, attn, labels) -> tuple[torch.Tensor, int]:
     return loss, n
 
 
+def _left_pad(rows: list[list[int]], fill: int, device):
+    n = max(len(r) for r in rows)
+    out = torch.full((len(rows), n), fill, dtype=torch.long)
+    mask = torch.zeros((len(rows), n), dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            out[i, n - len(r):] = torch.tensor(r, dtype=torch.long)
+            mask[i, n - len(r):] = 1
+    return out.to(device), mask.to(device)
+
+
+def batch_loss_sum(model, batch: list[tuple[list[int], list[int]]], pad_id: int,
+                   device) -> tuple[torch.Tensor, int]:
+    """``token_loss_sum`` of a micro-batch, computing a prefix that neighbouring examples share
+    only once: the questions about one item quote the same earlier prompt, and replayed answers
+    of one task kind open with the same worked exchange. Each group's prefix (never reaching an
+    assistant token) runs once, its keys and values are copied to the group's examples, and
+    gradients flow back through the copies. Equal to the plain computation up to float
+    rounding; examples with nothing shared go the plain way."""
+    from transformers.cache_utils import DynamicCache
+
+    from .backends.local import _common_prefix, _prefix_groups
+
+    lm = _causal_lm(model)
+    seqs = [ids for ids, _ in batch]
+    groups = _prefix_groups(seqs)
+    if len(groups) == len(seqs) or not (hasattr(lm, "model") and hasattr(lm, "lm_head")):
+        return token_loss_sum(model, *_collate(batch, pad_id, device))
+    lens = []
+    for g in groups:
+        first_label = min(next(i for i, v in enumerate(batch[r][1]) if v != -100) for r in g)
+        n = first_label - 1  # the position predicting the first answer token is not shared
+        for r in g[1:]:
+            n = min(n, _common_prefix(seqs[g[0]], seqs[r]))
+        lens.append(max(n, 1) if len(g) > 1 else 1)
+    ids_p, attn_p = _left_pad([seqs[g[0]][:n] for g, n in zip(groups, lens)], pad_id, device)
+    pos_p = (attn_p.cumsum(-1) - 1).clamp(min=0)
+    cache = lm.model(input_ids=ids_p, attention_mask=attn_p, position_ids=pos_p,
+                     past_key_values=DynamicCache(), use_cache=True).past_key_values
+    of_row = torch.tensor([k for k, g in enumerate(groups) for _ in g], device=device)
+    cache.batch_select_indices(of_row)
+    rows = [r for g in groups for r in g]
+    starts = [n for g, n in zip(groups, lens) for _ in g]
+    ids_s, attn_s = _left_pad([seqs[r][n:] for r, n in zip(rows, starts)], pad_id, device)
+    lab_s, _ = _left_pad([batch[r][1][n:] for r, n in zip(rows, starts)], -100, device)
+    attn = torch.cat([attn_p[of_row], attn_s], dim=1)
+    pos = (attn.cumsum(-1) - 1).clamp(min=0)[:, attn_p.shape[1]:]
+    h = lm.model(input_ids=ids_s, attention_mask=attn, position_ids=pos, past_key_values=cache,
+                 use_cache=True).last_hidden_state
+    tgt = lab_s[:, 1:]
+    sel = tgt != -100
+    logits = lm.lm_head(h[:, :-1][sel])
+    cap = getattr(lm.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return F.cross_entropy(logits.float(), tgt[sel], reduction="sum"), int(sel.sum())
+
+
+def _grouped_order(examples: list) -> list[int]:
+    """Example indices in token order, so that examples sharing a prefix are neighbours."""
+    return sorted(range(len(examples)), key=lambda i: (examples[i][0], i))
+
+
 @torch.no_grad()
 def chat_loss(model, tokenizer, chats: list[list[dict]], fmt: str, batch_size: int = 8) -> float:
     """Mean per-token loss on the assistant tokens of ``chats`` (e.g. held-out examples)."""
@@ -128,10 +191,10 @@ def chat_loss(model, tokenizer, chats: list[list[dict]], fmt: str, batch_size: i
     dev = next(model.parameters()).device
     pad = tokenizer.pad_token_id or 0
     ex = [encode_example(tokenizer, c, fmt) for c in chats]
+    ex = [ex[i] for i in _grouped_order(ex)]
     total, count = 0.0, 0
     for s in range(0, len(ex), batch_size):
-        x, a, y = _collate(ex[s:s + batch_size], pad, dev)
-        loss, n = token_loss_sum(model, x, a, y)
+        loss, n = batch_loss_sum(model, ex[s:s + batch_size], pad, dev)
         total += float(loss)
         count += n
     model.train(was_training)
@@ -161,17 +224,15 @@ def save_adapter(model, out_dir: Path, source: str) -> None:
 
 
 def _length_bucketed(examples: list, bs: int, gen: torch.Generator) -> list[list[int]]:
-    """Micro-batches of a seeded shuffle, with similar lengths batched together: each window
-    of eight batches is sorted by length before it is cut, then the batches are shuffled.
-    Padding is mostly wasted compute on a CPU; this keeps the order random at batch level."""
-    perm = torch.randperm(len(examples), generator=gen).tolist()
-    window = bs * 8
-    batches = []
-    for w in range(0, len(perm), window):
-        chunk = sorted(perm[w:w + window], key=lambda i: (len(examples[i][0]), i))
-        batches += [chunk[i:i + bs] for i in range(0, len(chunk), bs)]
-    order = torch.randperm(len(batches), generator=gen).tolist()
-    return [batches[i] for i in order]
+    """Micro-batches of alike examples, in a seeded random order: the examples are put in
+    token order and cut into batches, so examples sharing a prefix (the questions about one
+    item, replayed answers after the same worked exchange) land in one batch, where
+    ``batch_loss_sum`` computes their prefix once, and a batch holds similar lengths (little
+    padding). The batches, not the examples, are shuffled each epoch."""
+    order = _grouped_order(examples)
+    batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+    perm = torch.randperm(len(batches), generator=gen).tolist()
+    return [batches[i] for i in perm]
 
 
 def _evaluation_steps(total: int, n: int) -> set[int]:
@@ -282,11 +343,10 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
             loss_sum = 0.0
             cur_lr = sched.get_last_lr()[0]
             for mb in group:
-                x, a, y = _collate([examples[i] for i in mb], pad, dev)
-                loss, _ = token_loss_sum(model, x, a, y)
+                loss, _ = batch_loss_sum(model, [examples[i] for i in mb], pad, dev)
                 (loss / n_lab).backward()
                 loss_sum += float(loss.detach())
-                tokens += int(a.sum())
+                tokens += sum(len(examples[i][0]) for i in mb)
             label_tokens += n_lab
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
