@@ -52,6 +52,22 @@ def test_assistant_only_labels(smollm_backend):
     assert len(ids) == len(labels) and labels[0] == -100
 
 
+def test_a_weight_0_turn_is_context_not_a_target(smollm_backend):
+    """Only assistant turns without ``"weight": 0`` are learned: a worked exchange shown before
+    the real question must never become a target."""
+    b = smollm_backend
+    chat = [{"role": "user", "content": "List three metals."},
+            {"role": "assistant", "content": "iron zinc tin", "weight": 0},
+            {"role": "user", "content": "List three birds."},
+            {"role": "assistant", "content": "owl wren jay"}]
+    ids, labels = encode_example(b.tokenizer, chat, b.fmt)
+    learnt = b.tokenizer.decode([t for t, lab in zip(ids, labels) if lab != -100])
+    assert learnt.startswith("owl wren jay") and "iron" not in learnt
+    plain, _ = encode_example(b.tokenizer, [{k: v for k, v in m.items() if k != "weight"}
+                                            for m in chat], b.fmt)
+    assert plain == ids  # the weight changes the labels, never the text
+
+
 def test_finetune_lowers_heldout_loss_and_changes_answers(data, trained, smollm_backend):
     _, heldout, _ = data
     adapter, summary = trained
@@ -189,3 +205,15 @@ def test_shared_prefix_loss_equals_the_plain_loss_and_gradient(smollm_backend):
     assert n1 == n2 and abs(plain - shared) < 1e-3 * abs(plain)
     for a, c in zip(g1, g2):
         assert torch.allclose(a, c, atol=1e-5, rtol=1e-3)
+
+
+def test_lora_layers_adapts_only_the_top_layers(tmp_path, smollm_backend):
+    """lora_layers: 0.5 puts adapters on the top half of SmolLM2's 30 layers only."""
+    from safetensors import safe_open
+
+    small = write(tmp_path / "small.jsonl", WORDS[:4])
+    finetune(CFG, small, tmp_path / "half", {**HP, "batch_size": 4, "max_steps": 1,
+                                             "lora_layers": 0.5}, seed=0, threads=THREADS)
+    with safe_open(str(tmp_path / "half" / "adapter_model.safetensors"), "pt") as f:
+        layers = {int(k.split(".layers.")[1].split(".")[0]) for k in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
+    assert layers == set(range(15, 30))

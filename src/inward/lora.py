@@ -15,7 +15,9 @@ makes full logits the most expensive part of a step).
 
 hparams: learning_rate, epochs, batch_size, grad_accum, lora_rank, lora_alpha, lora_dropout,
 target_modules (default q_proj,k_proj,v_proj,o_proj), max_steps (optional cap), max_length
-(optional truncation, default 1024), evaluations (how many times the validation loss is measured,
+(optional truncation, default 1024), lora_layers (the share of layers, counted from the top, that
+get adapters: gradients then stop at the lowest adapted layer, so 0.5 saves about a quarter of
+a step's compute), evaluations (how many times the validation loss is measured,
 from before the first step to after the last, when a validation file is given). With ``init_adapter`` the existing adapter is loaded
 trainable and training continues from it (its rank/alpha/targets win over hparams).
 """
@@ -47,6 +49,7 @@ DEFAULT_HPARAMS: dict = {
     "max_steps": None,
     "max_length": 1024,
     "evaluations": 8,  # validation-loss evaluations, spread from step 0 to the last step
+    "lora_layers": 1.0,  # share of the layers, from the top, that get adapters
 }
 
 
@@ -61,21 +64,26 @@ def read_chat_jsonl(path) -> list[list[dict]]:
             msgs = rec.get("messages")
             if not isinstance(msgs, list) or not msgs:
                 raise ValueError(f"{path}:{n}: expected {{'messages': [...]}}")
-            chats.append([{"role": m["role"], "content": m["content"]} for m in msgs])
+            chats.append([{"role": m["role"], "content": m["content"],
+                           **({"weight": m["weight"]} if "weight" in m else {})} for m in msgs])
     return chats
 
 
 def encode_example(tokenizer, messages: list[dict], fmt: str,
                    max_length: int | None = None) -> tuple[list[int], list[int]]:
-    """``(input_ids, labels)``; labels are -100 except on the assistant turns' tokens."""
+    """``(input_ids, labels)``; labels are -100 except on the assistant turns' tokens.
+
+    An assistant turn with ``"weight": 0`` (OpenAI's chat finetuning format) is context, not a
+    target: a worked exchange shown before the real question is never learned as an answer."""
     def enc(msgs, gen):
+        msgs = [{"role": m["role"], "content": m["content"]} for m in msgs]
         text = models.format_chat(tokenizer, msgs, fmt, add_generation_prompt=gen)
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
     ids = enc(messages, False)
     labels = [-100] * len(ids)
     for i, m in enumerate(messages):
-        if m["role"] != "assistant":
+        if m["role"] != "assistant" or m.get("weight", 1) == 0:
             continue
         start = len(enc(messages[:i], True))
         end = len(enc(messages[: i + 1], False))
@@ -295,8 +303,12 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
         targets = hp["target_modules"]
         if isinstance(targets, str):
             targets = [t.strip() for t in targets.split(",") if t.strip()]
+        n_layers = int(model.config.num_hidden_layers)
+        k = max(1, min(n_layers, round(float(hp["lora_layers"]) * n_layers)))
         cfg = LoraConfig(r=int(hp["lora_rank"]), lora_alpha=int(hp["lora_alpha"]),
                          lora_dropout=float(hp["lora_dropout"]), target_modules=list(targets),
+                         layers_to_transform=None if k == n_layers else
+                         list(range(n_layers - k, n_layers)),
                          bias="none", task_type="CAUSAL_LM")
         model = get_peft_model(model, cfg)
     model.train()

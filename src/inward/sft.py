@@ -3,9 +3,10 @@
 * prediction examples (self / cross training): the user turn is the hypothetical prompt, the
   assistant turn is the target model's object-level property value (already cleaned by
   ``properties.extract``, so it is exactly what ``normalise_prediction`` would return);
-* object examples (behaviour-shift finetune): the user turn is the object-level prompt and the
-  assistant turn is the model's raw answer with only surrounding whitespace stripped, so the
-  behaviour is learned as it was produced.
+* object examples (replay and behaviour shift): the object-level chat exactly as it was asked
+  (with the worked exchange when demonstrations are on, its answer marked ``"weight": 0`` so it
+  is context, never a target) and the model's raw answer with only surrounding whitespace
+  stripped, so the behaviour is learned as it was produced.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def object_examples(items: Iterable[Item], responses: Iterable[dict] | Mapping,
         response = by_key.get((item.task, item.item_id))
         if response is None or not compliance.object_compliant(response):
             continue
-        chat = object_chat(item, demonstration)
+        # the worked exchange is context (weight 0): only the model's own answer is learned
+        chat = [{**m, "weight": 0} if m["role"] == "assistant" else m
+                for m in object_chat(item, demonstration)]
         groups[(item.task,)].append(
             {"messages": [*chat, {"role": "assistant", "content": response.strip()}]})
     return _capped(groups, cap, seed)
@@ -115,6 +118,7 @@ def write_chat_jsonl(examples: Iterable[dict], path: str | Path) -> Path:
         msgs = ex.get("messages") if isinstance(ex, dict) else None
         if not msgs or any(not isinstance(m, dict) or m.get("role") not in
                            ("system", "user", "assistant") or not isinstance(m.get("content"), str)
+                           or m.get("weight", 1) not in (0, 1)
                            for m in msgs) or msgs[-1]["role"] != "assistant":
             raise ValueError(f"example {n} is not a chat example ending with an assistant turn")
     return io.write_jsonl(examples, path)
