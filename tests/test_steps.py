@@ -183,7 +183,7 @@ def test_run_rule_unknown_rule(tmp_path):
 
 def test_steps_cover_every_rule():
     assert set(steps.STEPS) == {"items", "object_answers", "hypothetical_answers",
-                                "object_samples", "hypothetical_tokens", "self_data",
+                                "object_samples", "hypothetical_samples", "self_data",
                                 "cross_data", "shift_data", "finetune", "finetune_shift",
                                 "evaluate", "figures", "report"}
     assert steps.STEPS["self_data"] is steps.STEPS["cross_data"] is steps.prediction_data
