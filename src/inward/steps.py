@@ -16,6 +16,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
+
 from inward import checkpoint, prompts, sft, tasks
 from inward.frames import object_values, study_pairs
 from inward.io import read_jsonl, write_jsonl
@@ -156,6 +158,8 @@ def prediction_data(*, item_file: str, answers: str, data: str, props: list, cap
     labels read by the same rule set (``metrics.rules``) that scores them."""
     its = load_items(item_file)
     values = object_values(its, read_jsonl(answers), props, rule_set)
+    # a space as the n-th character is the value "" (scored), but no answer to train on
+    values = values.filter(pl.col("value") != "")
     examples = sft.prediction_examples(its, values, props, cap, seed)
     sft.write_chat_jsonl(examples, data)
     _log(f"{len(examples)} prediction examples -> {data}")
