@@ -1,5 +1,5 @@
 """evaluate_study on a hand-made study layout (two models, three held-out items, one property)
-whose every number is worked out by hand in the comments."""
+whose every number is worked out by hand in the comments (paper rules)."""
 
 import json
 from pathlib import Path
@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from inward import layout
-from inward.evaluate import _per_group_metrics, _shift_block, evaluate_study
+from inward.evaluate import _per_group_metrics, evaluate_study, group_table
 from inward.io import write_jsonl
 from inward.tasks import Item
 
@@ -21,7 +21,7 @@ CALIB = {"n_bins": 2, "top_k": 3}
 # object-level answers on the held-out items (first words in the comments)
 OBJECT = {
     "m1": ["red green", "Blue red", REFUSAL],             # red, blue, - (non-compliant)
-    "m1__self": ["red green", "red blue", "green red"],   # red, red, green
+    "m1__self": ["red green", "red blue", "green red neon"],  # red, red, green (a demo leak)
     "m1__shift": ["blue x", "red blue", "red y"],         # blue, red, red: items 0, 2 changed
     "m2": ["green", "green", "green"],
     "m2__self": ["green", "blue", "green"],
@@ -29,7 +29,7 @@ OBJECT = {
 }
 # hypothetical answers (the first word each agent predicts)
 HYPO = {
-    "m1": ["red", "red", "blue"],                 # right, wrong, excluded -> 1/2
+    "m1": ["red", "red", "blue"],                 # right, wrong, not scored -> 1/2
     "m1__self": ["red", "red", "two words"],      # right, right, non-compliant -> 2/3
     "m2__cross__m1": ["red", "blue", "blue"],     # vs m1__self: right, wrong, wrong -> 1/3
     "m1__shift": ["Blue.", "red", "red"],         # changed rows 0, 2 both match the new one
@@ -38,16 +38,16 @@ HYPO = {
     "m1__cross__m2": ["green", "blue", "green"],  # 3/3
     "m2__shift": ["green", "blue", "green"],      # changed row 2 matches the old one
 }
-# sampled object-level answers (item index -> samples) and first-token distributions
+# sampled object-level and hypothetical answers (item index -> samples)
 SAMPLES = {
-    "m1": {0: ["red a", "red b", "blue c", REFUSAL]},  # red 2/3, blue 1/3
+    "m1": {0: ["red a", "red b", "blue c", REFUSAL]},  # red 2/3, blue 1/3 of defined samples
     "m1__self": {0: ["red", "red"]},                    # red 1
     "m2": {}, "m2__self": {},                           # nothing: MAD undefined
 }
-TOKENS = {
-    "m1": {0: {"red": 0.5, "blue": 0.5}},
-    "m1__self": {0: {"red": 0.8, "green": 0.2}},
-    "m2__cross__m1": {0: {"green": 1.0}},
+HYPO_SAMPLES = {
+    "m1": {0: ["red", "blue", "Red.", "two words"]},    # red 2/4, blue 1/4, 1/4 unassigned
+    "m1__self": {0: ["red", "red", "green", "x y"]},    # red 1/2
+    "m2__cross__m1": {0: ["green", "green"]},           # red 0
     "m2": {}, "m2__self": {}, "m1__cross__m2": {},
 }
 
@@ -66,9 +66,9 @@ def write_study(root: Path) -> None:
     for agent, per_item in SAMPLES.items():
         write_jsonl([{"task": ITEMS[i].task, "item_id": ITEMS[i].item_id, "samples": s}
                      for i, s in per_item.items()], root / layout.object_dist_path(agent))
-    for agent, per_item in TOKENS.items():
+    for agent, per_item in HYPO_SAMPLES.items():
         write_jsonl([{"task": ITEMS[i].task, "item_id": ITEMS[i].item_id, "property": P,
-                      "tokens": d} for i, d in per_item.items()],
+                      "samples": d} for i, d in per_item.items()],
                     root / layout.hypo_dist_path(agent))
 
 
@@ -85,48 +85,74 @@ def study(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_accuracies_baseline_and_compliance(study):
+def test_accuracies_baselines_and_compliance(study):
     m1 = run(["m1", "m2"])["targets"]["m1"]
     un, se, cr = m1["untrained"], m1["self"], m1["cross"]["m2"]
-    assert un["accuracy"] == 0.5                       # item 2's target is non-compliant
-    assert (un["n"], un["n_excluded"], un["n_noncompliant"]) == (2, 1, 0)
-    assert un["compliance"] == 1.0
-    assert se["accuracy"] == pytest.approx(2 / 3)
-    assert (se["n"], se["n_excluded"], se["n_noncompliant"]) == (3, 0, 1)
-    assert se["compliance"] == pytest.approx(2 / 3)    # "two words" counted, not dropped
-    assert cr["accuracy"] == pytest.approx(1 / 3) and cr["n"] == 3 and cr["compliance"] == 1.0
+    assert (un["accuracy"], un["n"]) == (0.5, 2)       # item 2's object answer: not scored
+    assert (un["accuracy_compliant"], un["n_compliant"], un["compliance"]) == (0.5, 2, 1.0)
+    # self: keep-all 2/3 (the two-word answer counts wrong); compliant rows 0, 1: 2/2
+    assert (se["accuracy"], se["n"]) == (pytest.approx(2 / 3), 3)
+    assert (se["accuracy_compliant"], se["n_compliant"]) == (1.0, 2)
+    assert se["compliance"] == pytest.approx(2 / 3)
+    assert (cr["accuracy"], cr["n"], cr["accuracy_compliant"]) == (pytest.approx(1 / 3), 3,
+                                                                   pytest.approx(1 / 3))
     for acc in (un, se, cr):
         assert acc["ci_low"] <= acc["accuracy"] <= acc["ci_high"]
-    # mode of m1__self (red, red, green) = red -> 2/3; of m1 (red, blue, -): tie -> blue -> 1/2
-    assert m1["baseline"]["accuracy"] == pytest.approx(2 / 3) and m1["baseline"]["n"] == 3
-    assert m1["baseline_untrained"]["accuracy"] == 0.5
-    assert m1["baseline_untrained"]["n"] == 2
-    assert m1["object_compliance"] == {"untrained": pytest.approx(2 / 3), "self": 1.0}
+        assert acc["n_items"] == acc["n"]                # one property: one row per item
+    # mode baselines on the same rows: self keep-all (red, red, green) -> 2/3; self compliant
+    # rows (red, red) -> 1; cross compliant = all three rows -> 2/3; untrained (red, blue):
+    # tie -> blue -> 1/2
+    assert se["baseline"] == pytest.approx(2 / 3) and se["baseline_compliant"] == 1.0
+    assert cr["baseline"] == pytest.approx(2 / 3)
+    assert cr["baseline_compliant"] == pytest.approx(2 / 3)
+    assert un["baseline"] == 0.5
+    # M1's behaviour kept by self-training: rows 0, 1 both defined, row 0 the same -> 1/2;
+    # over all rows (row 2 undefined before, defined after: changed) -> 1/3
+    assert (m1["behaviour_kept"], m1["behaviour_kept_n"]) == (0.5, 2)
+    assert m1["behaviour_kept_all_rows"] == pytest.approx(1 / 3)
+    assert m1["groups"] == {"n": 1, "informative": 1}   # mode share 2/3, compliance 1
+
+
+def test_agents_block(study):
+    agents = run(["m1", "m2"])["agents"]
+    assert set(agents) == {"m1", "m2", "m1__self", "m2__self", "m1__cross__m2",
+                           "m2__cross__m1", "m1__shift", "m2__shift"}
+    a = agents["m1__self"]
+    assert a["demonstration_leak"] == pytest.approx(1 / 3)  # "neon" repeats the demo
+    assert a["object_compliance"] == 1.0 and a["hypothetical_compliance"] == pytest.approx(2 / 3)
+    assert a["top_answer_share"] == {"colours": pytest.approx(1 / 3)}
+    assert agents["m1"]["object_compliance"] == pytest.approx(2 / 3)
+    assert agents["m2"]["top_answer_share"] == {"colours": 1.0}
+    assert agents["m2__cross__m1"] == {"hypothetical_compliance": 1.0, "n_hypothetical": 3}
 
 
 def test_self_vs_cross_calibration_and_shift(study):
     out = run(["m1", "m2"])
     m1, m2 = out["targets"]["m1"], out["targets"]["m2"]
-    # self right on 0, 1; cross right on 0 only: diff 1/3, one discordant row -> p = 1
-    t = m1["self_vs_cross"]["m2"]
-    assert t["diff"] == pytest.approx(1 / 3) and t["p_value"] == 1.0
-    assert (t["n"], t["n_only_a"], t["n_only_b"]) == (3, 1, 0)
-    assert "method" not in t                           # numbers only in the metrics file
-    assert m2["self_vs_cross"]["m1"]["diff"] == pytest.approx(-1 / 3)
-    # untrained: pairs (obj 2/3, hyp 1/2), (1/3, 1/2) in two bins -> 100 * 1/6;
-    # self: (1, 0.8) -> 20; cross: red has hypothetical probability 0 -> 100
+    # self right on 0, 1; cross right on 0 only: per-item diffs 0, +1, 0 -> diff 1/3; the one
+    # nonzero item gives 2 sign patterns, both |sum| >= 1 -> p = 1
+    t = m1["self_vs_cross"]["m2"]["keep_all"]
+    assert t["diff"] == pytest.approx(1 / 3) and t["p_value"] == 1.0 and t["exact"] == 1
+    assert t["n"] == 3 and t["n_items"] == 3
+    assert m1["self_vs_cross"]["m2"]["compliant"]["n"] == 2   # self's row 2 non-compliant
+    assert m2["self_vs_cross"]["m1"]["keep_all"]["diff"] == pytest.approx(-1 / 3)
+    # untrained pairs (obj 2/3, hyp 1/2), (1/3, 1/4): median 1/2 splits them ->
+    # 100 * mean(1/6, 1/12) = 12.5; self: (1, 1/2) -> 50; cross: red never sampled -> 100
     cal = m1["calibration_mad"]
-    assert cal["untrained"] == pytest.approx(100 / 6)
-    assert cal["self"] == pytest.approx(20.0)
-    assert cal["cross"] == {"m2": pytest.approx(100.0)}
-    assert m2["calibration_mad"] == {"untrained": None, "self": None, "cross": {"m1": None}}
+    assert cal["untrained"]["mad"] == pytest.approx(12.5)
+    assert cal["untrained"]["n_pairs"] == 2 and cal["untrained"]["n_items"] == 1
+    assert cal["self"]["mad"] == pytest.approx(50.0)
+    assert cal["cross"]["m2"]["mad"] == pytest.approx(100.0)
+    assert m2["calibration_mad"]["self"]["mad"] is None
     # shift: changed rows 0 (red -> blue) and 2 (green -> red); both predictions match new
     sh = m1["shift"]
     assert sh["new"]["accuracy"] == 1.0 and sh["old"]["accuracy"] == 0.0
-    assert sh["n_changed"] == 2 and sh["new"]["n"] == sh["old"]["n"] == 2
-    assert sh["p_value"] == 0.5 and sh["n_noncompliant"] == 0   # 2 * (1/2)^2
+    assert sh["new"]["n"] == sh["old"]["n"] == 2 and sh["new"]["n_compliant"] == 2
+    assert sh["new_minus_old"]["keep_all"]["p_value"] == 0.5   # 2 of 4 patterns
+    # baselines: new values (blue, red) tie -> blue: 1/2; old (red, green) -> green: 1/2
+    assert sh["new"]["baseline"] == 0.5 and sh["old"]["baseline"] == 0.5
     sh2 = m2["shift"]
-    assert (sh2["new"]["accuracy"], sh2["old"]["accuracy"], sh2["n_changed"]) == (0.0, 1.0, 1)
+    assert (sh2["new"]["accuracy"], sh2["old"]["accuracy"], sh2["new"]["n"]) == (0.0, 1.0, 1)
 
 
 def test_metrics_file_and_tables(study):
@@ -141,21 +167,48 @@ def test_metrics_file_and_tables(study):
     assert items.height == 2 * 3 * 3                   # 2 targets x 3 roles x 3 items
     assert pl.read_csv(tables / "items.csv").height == items.height
     un = items.filter((pl.col("target") == "m1") & (pl.col("role") == "untrained"))
-    assert un["predictor"].unique().to_list() == ["m1"]
     assert un["target_value"].to_list() == ["red", "blue", None]
-    assert un["prediction"].to_list() == ["red", "red", "blue"]
     assert un["correct"].to_list() == [True, False, False]
-    se = items.filter((pl.col("target") == "m1") & (pl.col("role") == "self"))
-    assert se["prediction"].to_list() == ["red", "red", None]
-    assert se["correct"].to_list() == [True, True, False]
     groups = pl.read_csv(tables / "by_task_property.csv")
     assert groups.height == 6
     assert set(groups["role"]) == {"untrained", "self", "cross:m1", "cross:m2"}
     bins = pl.read_csv(tables / "calibration_bins.csv")
-    assert bins.columns == ["target", "role", "hypo_mean", "object_mean", "n"]
+    assert bins.columns == ["target", "role", "bin", "object_mean", "hypo_mean", "n"]
     assert bins["role"].to_list() == ["untrained", "untrained", "self", "cross:m2"]
-    assert bins["object_mean"].to_list() == pytest.approx([2 / 3, 1 / 3, 1.0, 1.0])
-    assert bins["hypo_mean"].to_list() == pytest.approx([0.5, 0.5, 0.8, 0.0])
+    assert bins["object_mean"].to_list() == pytest.approx([1 / 3, 2 / 3, 1.0, 1.0])
+    assert bins["hypo_mean"].to_list() == pytest.approx([0.25, 0.5, 0.5, 0.0])
+    info = pl.read_csv(tables / "informative_groups.csv")
+    assert info.select("target", "mode", "informative").rows() == [("m1", "red", True),
+                                                                   ("m2", "green", True)]
+
+
+def _metrics_numbers(d, path=""):
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from _metrics_numbers(v, f"{path}{k}.")
+        else:
+            yield f"{path}{k}", v
+
+
+def test_metrics_file_holds_numbers_only(study):
+    out = run(["m1", "m2"])
+    for key, value in _metrics_numbers(out):
+        assert value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)), key
+
+
+def test_group_table_marks_uninformative_groups():
+    truth = pl.DataFrame({"task": ["t"] * 4 + ["u"] * 4, "item_id": list("abcdabcd"),
+                          "property": ["p"] * 8,
+                          "value": ["x", "x", "x", "y", "x", None, None, None],
+                          "compliant": [True, True, True, True, True, False, False, True]})
+    pred = truth.select("task", "item_id", "property",
+                        pl.col("value").alias("prediction"))
+    t = group_table("m", truth, {"self": pred})
+    # t: mode share 3/4, compliance 1 -> informative; u: one defined row -> mode share 1 and
+    # compliance 2/4 -> uninformative
+    assert t.select("task", "mode_share", "object_compliance", "informative").rows() == [
+        ("t", 0.75, 1.0, True), ("u", 1.0, 0.5, False)]
+    assert t["hypothetical_compliance_self"].to_list() == [1.0, 0.25]
 
 
 def test_single_model_has_no_cross_or_shift(study):
@@ -163,29 +216,32 @@ def test_single_model_has_no_cross_or_shift(study):
     m1 = out["targets"]["m1"]
     assert list(out["targets"]) == ["m1"]
     assert "cross" not in m1 and "shift" not in m1 and m1["self_vs_cross"] == {}
-    assert m1["calibration_mad"] == {"untrained": pytest.approx(100 / 6),
-                                     "self": pytest.approx(20.0)}
+    assert m1["calibration_mad"]["self"]["mad"] == pytest.approx(50.0)
     assert m1["self"]["accuracy"] == pytest.approx(2 / 3)  # same numbers as with two models
+
+
+def test_lenient_rules_change_what_is_compliant(study):
+    write_jsonl([{"task": it.task, "item_id": it.item_id, "property": "starts_with_vowel",
+                  "response": r} for it, r in zip(ITEMS, ["no", "Yes", "true"], strict=True)],
+                study / layout.hypo_path("m1"))
+    kw = {"models": ["m1"], "test_items": layout.items_path("test"),
+          "props": ["starts_with_vowel"], "calib": CALIB, "n_boot": 50, "seed": 0,
+          "metrics_path": layout.METRICS, "tables_dir": layout.TABLES}
+    paper = evaluate_study(**kw)["targets"]["m1"]["untrained"]
+    lenient = evaluate_study(**kw, rule_set="lenient")["targets"]["m1"]["untrained"]
+    # objects: red (false), blue (false); paper reads "no"/"Yes" as non-compliant
+    assert (paper["accuracy"], paper["n_compliant"]) == (0.0, 0)
+    assert (lenient["accuracy"], lenient["n_compliant"]) == (0.5, 2)
 
 
 def test_no_calibration_pairs_still_writes_bins_header(study):
     for agent in ("m1", "m1__self"):  # no object-level samples at all
         write_jsonl([], study / layout.object_dist_path(agent))
     out = run(["m1"])
-    assert out["targets"]["m1"]["calibration_mad"] == {"untrained": None, "self": None}
+    assert out["targets"]["m1"]["calibration_mad"]["self"]["mad"] is None
     bins = pl.read_csv(study / layout.TABLES / "calibration_bins.csv")
     assert bins.height == 0
-    assert bins.columns == ["target", "role", "hypo_mean", "object_mean", "n"]
-
-
-def test_shift_block_reshapes_shift_accuracy():
-    raw = {"n": 4, "n_noncompliant": 1, "accuracy_new": 0.75, "ci_low_new": 0.5,
-           "ci_high_new": 1.0, "accuracy_old": 0.25, "ci_low_old": 0.0, "ci_high_old": 0.5,
-           "p_value": 0.625, "method": "x"}
-    assert _shift_block(raw) == {
-        "new": {"accuracy": 0.75, "ci_low": 0.5, "ci_high": 1.0, "n": 4},
-        "old": {"accuracy": 0.25, "ci_low": 0.0, "ci_high": 0.5, "n": 4},
-        "p_value": 0.625, "n_changed": 4, "n_noncompliant": 1}
+    assert bins.columns == ["target", "role", "bin", "object_mean", "hypo_mean", "n"]
 
 
 def test_per_group_metrics():

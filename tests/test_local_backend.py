@@ -97,6 +97,27 @@ def test_samples_do_not_depend_on_the_other_prompts_in_the_call(smollm_backend):
     assert len(set(map(tuple, together))) > 1 or len(set(together[0])) > 1  # it does sample
 
 
+def test_sample_prefills_once_and_gives_the_samples_of_n_prompt_copies(smollm_backend,
+                                                                      monkeypatch):
+    """sample() prefills each prompt once and repeats its KV cache; its samples are those of
+    generate() on n copies of the prompt (the same per-row generators)."""
+    b = smollm_backend
+    chats, n = CHATS[:3], 4
+    flat = b.generate([c for c in chats for _ in range(n)], 6, temperature=1.0, seed=11)
+    prompt_tokens = []
+    forward = b._forward
+
+    def counting(ids, attn, pos, cache):
+        if ids.shape[1] > 1:  # a prefill (decoding steps feed one token per row)
+            prompt_tokens.append(int(attn[:, -ids.shape[1]:].sum()))
+        return forward(ids, attn, pos, cache)
+
+    monkeypatch.setattr(b, "_forward", counting)
+    got = b.sample(chats, n=n, max_new_tokens=6, temperature=1.0, seed=11)
+    assert got == [flat[i * n:(i + 1) * n] for i in range(len(chats))]
+    assert sum(prompt_tokens) <= sum(len(x) for x in b.encode(chats))  # not n copies
+
+
 def test_cached_token_tables_equal_freshly_built_ones(smollm_backend, tmp_path, monkeypatch):
     """The token tables saved beside the weight cache (safetensors + JSON) load back equal to
     tables built from the vocabulary, both on a cold cache and on a warm one."""

@@ -60,20 +60,39 @@ def test_metrics_have_every_key_and_are_numbers_in_range(repo):
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     for m, m2 in [("smollm2", "gemma3"), ("gemma3", "smollm2")]:
         r = metrics["targets"][m]
-        for acc in [r["untrained"], r["self"], r["cross"][m2], r["baseline"],
-                    r["shift"]["new"], r["shift"]["old"]]:
-            assert acc["n"] == 0 or 0 <= acc["ci_low"] <= acc["accuracy"] <= acc["ci_high"] <= 1
-        assert 0 <= r["self_vs_cross"][m2]["p_value"] <= 1
+        for acc in [r["untrained"], r["self"], r["cross"][m2], r["shift"]["new"],
+                    r["shift"]["old"]]:
+            for suffix in ("", "_compliant"):
+                a, n = acc[f"accuracy{suffix}"], acc[f"n{suffix}"]
+                assert n == 0 or 0 <= acc[f"ci_low{suffix}"] <= a <= acc[f"ci_high{suffix}"] <= 1
+            assert acc["n_compliant"] <= acc["n"]
+        for policy in ("keep_all", "compliant"):
+            p = r["self_vs_cross"][m2][policy]["p_value"]
+            assert p is None or 0 <= p <= 1
         for mad in [r["calibration_mad"]["self"], r["calibration_mad"]["untrained"],
                     r["calibration_mad"]["cross"][m2]]:
-            assert 0 <= mad <= 100
-        assert 0 <= r["object_compliance"]["self"] <= 1
+            assert mad["mad"] is None or 0 <= mad["ci_low"] <= mad["ci_high"] <= 100
+        assert 0 <= r["groups"]["informative"] <= r["groups"]["n"]
+    for agent in ["smollm2", "smollm2__self", "gemma3__shift"]:
+        a = metrics["agents"][agent]
+        for key in ("object_compliance", "hypothetical_compliance", "demonstration_leak"):
+            assert 0 <= a[key] <= 1, (agent, key)
     for key, value, holder in _numbers(metrics):
         if value is None:  # undefined only where there was nothing to score
-            assert holder.get("n") == 0 or key.startswith("per_group"), key
+            assert (holder.get("n") == 0 or holder.get("n_compliant") == 0
+                    or holder.get("n_pairs") == 0 or holder.get("behaviour_kept_n") == 0
+                    or key.startswith("per_group")), key
             continue
         assert isinstance(value, (int, float)) and not isinstance(value, bool), key
         assert math.isfinite(value), key
+
+
+def test_metrics_equal_an_independent_recomputation(repo):
+    """The bar of issue 10: the official definitions recomputed from the answer files."""
+    from reference_scorer import compare, recompute
+
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert compare(recompute(repo), metrics) == []
 
 
 def test_nothing_left_to_do_after_the_run(repo):

@@ -11,18 +11,17 @@ CFG = {"width": 120, "height": 80, "scale": 1}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def acc(a, lo, hi, n):
-    return {"accuracy": a, "ci_low": lo, "ci_high": hi, "n": n, "n_noncompliant": 0,
-            "n_excluded": 0}
+def acc(a, lo, hi, n, base=0.6):
+    return {"accuracy": a, "ci_low": lo, "ci_high": hi, "n": n, "baseline": base,
+            "baseline_ci_low": base - 0.3, "baseline_ci_high": base + 0.3}
 
 
 METRICS = {"targets": {
     "m1": {"untrained": acc(0.5, 0.2, 0.8, 10), "self": acc(0.7, 0.4, 0.9, 10),
-           "cross": {"m2": acc(0.4, 0.1, 0.7, 10)}, "baseline": acc(0.6, 0.3, 0.9, 10),
-           "shift": {"new": acc(0.75, 0.5, 1.0, 4), "old": acc(0.25, 0.0, 0.5, 4),
-                     "p_value": 0.625, "n_changed": 4, "n_noncompliant": 0}},
-    "m2": {"untrained": acc(0.3, 0.1, 0.5, 10), "self": acc(None, None, None, 0),
-           "cross": {"m1": acc(0.2, 0.0, 0.4, 10)}, "baseline": acc(0.9, 0.7, 1.0, 10)},
+           "cross": {"m2": acc(0.4, 0.1, 0.7, 10)},
+           "shift": {"new": acc(0.75, 0.5, 1.0, 4), "old": acc(0.25, 0.0, 0.5, 4)}},
+    "m2": {"untrained": acc(0.3, 0.1, 0.5, 10), "self": acc(None, None, None, 0, 0.9),
+           "cross": {"m1": acc(0.2, 0.0, 0.4, 10)}},
 }}
 
 
@@ -31,17 +30,23 @@ def row(target, role, predictor, a):
         k: a[k] for k in ("accuracy", "ci_low", "ci_high", "n")}}
 
 
+def baseline(target, a):
+    return {"target": target, "role": "baseline", "predictor": "mode baseline",
+            "accuracy": a["baseline"], "ci_low": a["baseline_ci_low"],
+            "ci_high": a["baseline_ci_high"], "n": a["n"]}
+
+
 def test_accuracy_rows():
     t1, t2 = METRICS["targets"]["m1"], METRICS["targets"]["m2"]
     assert plots.accuracy_rows(METRICS) == [
         row("m1", "untrained", "m1 (untrained)", t1["untrained"]),
         row("m1", "self", "m1 (self-trained)", t1["self"]),
         row("m1", "cross", "m2 (cross-trained)", t1["cross"]["m2"]),
-        row("m1", "baseline", "mode baseline", t1["baseline"]),
+        baseline("m1", t1["self"]),            # the mode baseline on the self rows
         row("m2", "untrained", "m2 (untrained)", t2["untrained"]),
         row("m2", "self", "m2 (self-trained)", t2["self"]),
         row("m2", "cross", "m1 (cross-trained)", t2["cross"]["m1"]),
-        row("m2", "baseline", "mode baseline", t2["baseline"]),
+        baseline("m2", t2["self"]),
     ]
 
 
@@ -68,8 +73,9 @@ def write_inputs(tmp_path):
                   "predictor": ["m1", "m1__self", "m2__self"]}
                  ).write_csv(tables / "by_task_property.csv")
     pl.DataFrame({"target": ["m1", "m1", "m2"], "role": ["self", "self", "untrained"],
-                  "hypo_mean": [0.2, 0.8, 0.5], "object_mean": [0.3, 0.6, 0.5],
-                  "n": [2, 2, 1]}).write_csv(tables / "calibration_bins.csv")
+                  "bin": [0, 1, 0], "object_mean": [0.3, 0.6, 0.5],
+                  "hypo_mean": [0.2, 0.8, 0.5], "n": [2, 2, 1]}
+                 ).write_csv(tables / "calibration_bins.csv")
     return metrics, tables
 
 

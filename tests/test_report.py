@@ -9,20 +9,41 @@ import yaml
 from inward import report
 
 
-def acc(a, lo, hi, n):
-    return {"accuracy": a, "ci_low": lo, "ci_high": hi, "n": n}
+def acc(a, lo, hi, n, base=0.6, comp=None):
+    """A role block: keep-all numbers, compliant numbers (default: the same) and baselines."""
+    ca, clo, chi, cn = comp or (a, lo, hi, n)
+    return {"accuracy": a, "ci_low": lo, "ci_high": hi, "n": n,
+            "accuracy_compliant": ca, "ci_low_compliant": clo, "ci_high_compliant": chi,
+            "n_compliant": cn, "compliance": None if not n else cn / n,
+            "baseline": base, "baseline_ci_low": None if base is None else base - 0.2,
+            "baseline_ci_high": None if base is None else base + 0.2,
+            "baseline_compliant": base, "baseline_ci_low_compliant": None,
+            "baseline_ci_high_compliant": None}
+
+
+def paired(diff, lo, hi, p, n):
+    return {"diff": diff, "ci_low": lo, "ci_high": hi, "p_value": p, "n": n}
+
+
+def mad(m, lo, hi):
+    return {"mad": m, "ci_low": lo, "ci_high": hi, "n_pairs": 10, "n_items": 5}
 
 
 METRICS = {"targets": {"m1": {
     "untrained": acc(0.5, 0.25, 0.75, 8),
-    "self": acc(2 / 3, 0.5, 0.875, 9),
+    "self": acc(2 / 3, 0.5, 0.875, 9, comp=(0.75, 0.5, 1.0, 8)),
     "cross": {"m2": acc(1 / 3, 0.125, 0.5, 9)},
-    "baseline": acc(0.6, 0.4, 0.8, 9),
-    "self_vs_cross": {"m2": {"diff": 1 / 3, "p_value": 0.0123456, "n": 9}},
-    "calibration_mad": {"untrained": 16.6667, "self": 20.04, "cross": {"m2": 100.0}},
-    "shift": {"new": acc(1.0, 1.0, 1.0, 2), "old": acc(0.0, 0.0, 0.0, 2), "p_value": 0.5,
-              "n_changed": 2, "n_noncompliant": 0},
-}}}
+    "self_vs_cross": {"m2": {"keep_all": paired(1 / 3, 0.1, 0.5, 0.0123456, 9),
+                             "compliant": paired(0.25, 0.0, 0.5, 0.5, 8)}},
+    "calibration_mad": {"untrained": mad(16.6667, 10, 20), "self": mad(20.04, 12.0, 30.0),
+                        "cross": {"m2": mad(100.0, 90.0, 100.0)}},
+    "shift": {"new": acc(1.0, 1.0, 1.0, 2), "old": acc(0.0, 0.0, 0.0, 2),
+              "new_minus_old": {"keep_all": paired(1.0, 1.0, 1.0, 0.5, 2),
+                                "compliant": paired(1.0, 1.0, 1.0, 0.5, 2)}},
+    "groups": {"n": 4, "informative": 3},
+}}, "agents": {"m1": {"object_compliance": 0.9, "demonstration_leak": 0.05,
+                      "top_answer_share": {"colours": 0.25}, "hypothetical_compliance": 0.8},
+               "m2__cross__m1": {"hypothetical_compliance": 1.0}}}
 PARAMS = {"base": {"seed": 7},
           "models": {"m1": {"backend": "local", "source": "embedded:tiny"},
                      "m2": {"backend": "openai", "model": "gpt-x"}},
@@ -37,23 +58,27 @@ def test_headline_table_formats_numbers():
     assert len(lines) == 3
     assert lines[2] == (
         "| m1 | 50.0% [25.0%, 75.0%], n=8 | 66.7% [50.0%, 87.5%], n=9 | "
-        "m2: 33.3% [12.5%, 50.0%], n=9 | 60.0% [40.0%, 80.0%], n=9 | "
-        "+33.3 pts (p=0.0123) | 20.0 / 100.0 |")
+        "m2: 33.3% [12.5%, 50.0%], n=9 | 60.0% [40.0%, 80.0%] | "
+        "+33.3 pts [+10.0 pts, +50.0 pts] (p=0.0123) | 20.0 [12.0, 30.0] / 100.0 [90.0, 100.0] "
+        "| 3 of 4 |")
+    compliant = report.headline_table(METRICS, "_compliant").strip().splitlines()[2]
+    assert "| 75.0% [50.0%, 100.0%], n=8 |" in compliant and "(p=0.5)" in compliant
 
 
 def test_reading_verdicts():
     text = report.reading(METRICS)
     assert "m1 predicts its held-out behaviour with 66.7% accuracy" in text
     assert "(untrained: 50.0%; always guessing its most common answer: 60.0%)" in text
+    assert "3 of 4 task/property groups are informative" in text
     assert "m2, trained on the same data of m1's behaviour, reaches 33.3%" in text
     assert "self-prediction is significantly better than cross-prediction (p=0.0123)" in text
     assert ("on the 2 prompts whose answer property changed, its predictions match the new "
             "behaviour 100.0% of the time and the old one 0.0% (p=0.5)") in text
     worse = copy.deepcopy(METRICS)
-    worse["targets"]["m1"]["self_vs_cross"]["m2"]["diff"] = -0.2
+    worse["targets"]["m1"]["self_vs_cross"]["m2"]["keep_all"]["diff"] = -0.2
     assert "significantly worse than" in report.reading(worse)
     same = copy.deepcopy(METRICS)
-    same["targets"]["m1"]["self_vs_cross"]["m2"]["p_value"] = 0.2
+    same["targets"]["m1"]["self_vs_cross"]["m2"]["keep_all"]["p_value"] = 0.2
     assert "not significantly different from" in report.reading(same)
 
 
@@ -61,12 +86,15 @@ def undefined_metrics():
     """A study where nothing could be scored: every accuracy, diff and MAD is None."""
     m = copy.deepcopy(METRICS)
     r = m["targets"]["m1"]
-    for a in (r["untrained"], r["self"], r["cross"]["m2"], r["baseline"], r["shift"]["new"],
-              r["shift"]["old"]):
-        a.update(accuracy=None, ci_low=None, ci_high=None, n=0)
-    r["self_vs_cross"]["m2"] = {"diff": None, "ci_low": None, "ci_high": None,
-                                "p_value": 1.0, "n": 0}
-    r["calibration_mad"] = {"untrained": None, "self": None, "cross": {"m2": None}}
+    for name in ("untrained", "self"):
+        r[name] = acc(None, None, None, 0, base=None, comp=(None, None, None, 0))
+    r["cross"]["m2"] = acc(None, None, None, 0, base=None, comp=(None, None, None, 0))
+    r["shift"]["new"] = r["shift"]["old"] = r["self"]
+    none = paired(None, None, None, None, 0)
+    r["self_vs_cross"]["m2"] = {"keep_all": none, "compliant": none}
+    r["shift"]["new_minus_old"] = {"keep_all": none, "compliant": none}
+    r["calibration_mad"] = {"untrained": mad(None, None, None), "self": mad(None, None, None),
+                            "cross": {"m2": mad(None, None, None)}}
     return m
 
 
@@ -74,8 +102,14 @@ def test_none_metrics_do_not_crash():
     m = undefined_metrics()
     row = report.headline_table(m).strip().splitlines()[2]
     assert row.startswith("| m1 | n/a [n/a, n/a], n=0 | n/a [n/a, n/a], n=0 |")
-    assert row.endswith("| n/a (p=1) | n/a / n/a |")
+    assert row.endswith("| n/a [n/a, n/a] (p=n/a) | n/a / n/a | 3 of 4 |")
     assert "not significantly different from" in report.reading(m)
+
+
+def test_agents_table():
+    lines = report.agents_table(METRICS).strip().splitlines()
+    assert lines[2] == "| m1 | 90.0% | 80.0% | 5.0% | colours: 25.0% |"
+    assert lines[3] == "| m2__cross__m1 | n/a | 100.0% | n/a | - |"
 
 
 def write_inputs(tmp_path, metrics):
@@ -90,6 +124,9 @@ def write_inputs(tmp_path, metrics):
                   "target": ["m1", "m1", "m1"], "role": ["self", "untrained", "self"],
                   "predictor": ["m1__self", "m1", "m1__self"]}
                  ).write_csv(tmp_path / "reports" / "tables" / "by_task_property.csv")
+    pl.DataFrame({"target": ["m1"], "task": ["colours"], "property": ["second_word"],
+                  "mode_share": [1.0], "informative": [False]}
+                 ).write_csv(tmp_path / "reports" / "tables" / "informative_groups.csv")
 
 
 def call(tmp_path):
@@ -112,6 +149,9 @@ def test_write_report(tmp_path):
             "seed 7.") in md
     assert report.reading(METRICS) in md
     assert report.headline_table(METRICS) in md
+    assert report.headline_table(METRICS, "_compliant") in md
+    assert report.agents_table(METRICS) in md
+    assert "| m1 | colours | second_word | 1.0 | False |" in md
     assert "![Held-out accuracy](figures/accuracy.png)" in md
     assert "([interactive](figures/shift.html))" in md
     assert "## Behaviour shift" in md and "## Calibration" not in md

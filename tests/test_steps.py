@@ -102,6 +102,25 @@ def test_prediction_data_labels_from_answers(tmp_path, files):
     assert len(read_jsonl(data)) == 2  # one per (task, property)
 
 
+@pytest.mark.parametrize("rule_set, labels", [
+    # paper: "r e d" -> r and a space (the value "", never a label); "(l)ime" -> "lime": l, i;
+    # "red": r, e
+    ("paper", ["e", "i", "l", "r", "r"]),
+    # lenient: the space is undefined; "(l)ime" -> "l)ime": l, then ")" is undefined
+    ("lenient", ["e", "l", "r", "r"]),
+])
+def test_prediction_data_follows_the_rule_set(tmp_path, rule_set, labels):
+    items, answers, data = tmp_path / "i.jsonl", tmp_path / "a.jsonl", tmp_path / "d.jsonl"
+    write_jsonl([it.to_dict() for it in C], items)
+    write_jsonl([{"task": "colours", "item_id": C[0].item_id, "response": "R e d"},
+                 {"task": "colours", "item_id": C[1].item_id, "response": "(l)ime"},
+                 {"task": "colours", "item_id": C[2].item_id, "response": "red"}], answers)
+    steps.prediction_data(item_file=str(items), answers=str(answers), data=str(data),
+                          props=["first_character", "second_character"], cap=10, seed=0,
+                          rule_set=rule_set)
+    assert sorted(r["messages"][1]["content"] for r in read_jsonl(data)) == labels
+
+
 @pytest.mark.parametrize("demonstration", [False, True])
 def test_object_data_examples(tmp_path, files, demonstration):
     items, answers = files
@@ -216,7 +235,7 @@ def test_run_rule_unknown_rule(tmp_path):
 
 def test_steps_cover_every_rule():
     assert set(steps.STEPS) == {"items", "object_answers", "hypothetical_answers",
-                                "object_samples", "hypothetical_tokens", "self_data",
+                                "object_samples", "hypothetical_samples", "self_data",
                                 "cross_data", "replay_data", "shift_data", "training_data",
                                 "finetune", "finetune_shift", "evaluate", "figures", "report",
                                 "loss_curves"}

@@ -1,23 +1,29 @@
 """Turn answer files into the polars frames that ``inward.metrics`` scores.
 
-Object-level answers become one row per (task, item_id, property) with the property's value
-(null = non-compliant or undefined); hypothetical answers become one row per (task, item_id,
-property) with the normalised prediction (null = non-compliant). Distributions become
-``values``/``probs`` list columns.
+Every reading goes through one rule set of ``inward.rules`` (``rules="paper"`` or
+``"lenient"``), so finetuning labels, scores and calibration follow the same rules.
+
+* object-level property frame: one row per (task, item_id, property) of the study with the
+  property's ``value`` (null = the answer is non-compliant or the property is undefined for it)
+  and ``compliant`` (the object-level answer passed the object-level compliance checks);
+* prediction frame: one row per hypothetical answer with its ``prediction`` (null =
+  non-compliant);
+* distribution frame: ``values``/``probs`` list columns per (task, item_id, property).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Iterable
 
 import polars as pl
 
-from inward import compliance, properties
+from inward import properties, rules
 from inward.tasks import Item
 
 KEY = ["task", "item_id", "property"]
-_VALUE_SCHEMA = {"task": pl.Utf8, "item_id": pl.Utf8, "property": pl.Utf8, "value": pl.Utf8}
+_VALUE_SCHEMA = {"task": pl.Utf8, "item_id": pl.Utf8, "property": pl.Utf8, "value": pl.Utf8,
+                 "compliant": pl.Boolean}
 _PRED_SCHEMA = {"task": pl.Utf8, "item_id": pl.Utf8, "property": pl.Utf8,
                 "prediction": pl.Utf8}
 _DIST_SCHEMA = {"task": pl.Utf8, "item_id": pl.Utf8, "property": pl.Utf8,
@@ -29,65 +35,75 @@ def study_pairs(items: Iterable[Item], props: list[str]) -> list[tuple[Item, str
     return [(it, p) for it in items for p in props if properties.applicable(it.task, p)]
 
 
-def object_property_value(item: Item, prop: str, response: str | None) -> str | None:
-    """The property of one object-level answer, None when the answer is non-compliant."""
-    if response is None or not compliance.object_compliant(response):
-        return None
-    return properties.extract(prop, response, item.target)
+def object_property_value(item: Item, prop: str, response: str | None,
+                          rule_set: str = rules.DEFAULT_RULES) -> str | None:
+    """The property of one object-level answer, None when non-compliant or undefined."""
+    return rules.object_value(prop, item.task, response, item.target, rule_set)
 
 
-def object_values(items: list[Item], answers: list[dict], props: list[str]) -> pl.DataFrame:
-    """Object-level property frame (task, item_id, property, value)."""
+def object_values(items: list[Item], answers: list[dict], props: list[str],
+                  rule_set: str = rules.DEFAULT_RULES) -> pl.DataFrame:
+    """Object-level property frame (task, item_id, property, value, compliant)."""
+    rules.check_rules(rule_set)
     by_key = {(a["task"], a["item_id"]): a.get("response") for a in answers}
-    rows = [{"task": it.task, "item_id": it.item_id, "property": p,
-             "value": object_property_value(it, p, by_key.get((it.task, it.item_id)))}
-            for it, p in study_pairs(items, props)]
+    rows = []
+    for it, p in study_pairs(items, props):
+        response = by_key.get((it.task, it.item_id))
+        rows.append({"task": it.task, "item_id": it.item_id, "property": p,
+                     "value": object_property_value(it, p, response, rule_set),
+                     "compliant": rules.object_compliant(it.task, response, rule_set)})
     return pl.DataFrame(rows, schema=_VALUE_SCHEMA)
 
 
-def predictions(hypo_answers: list[dict]) -> pl.DataFrame:
+def predictions(hypo_answers: list[dict], rule_set: str = rules.DEFAULT_RULES) -> pl.DataFrame:
     """Prediction frame (task, item_id, property, prediction) from hypothetical answers."""
+    rules.check_rules(rule_set)
     rows = [{"task": a["task"], "item_id": a["item_id"], "property": a["property"],
-             "prediction": properties.normalise_prediction(a["property"], a.get("response"))}
+             "prediction": rules.prediction(a["property"], a.get("response"), rule_set)}
             for a in hypo_answers]
     return pl.DataFrame(rows, schema=_PRED_SCHEMA)
 
 
-def _dist_row(item_key: tuple[str, str, str], weights: dict[str, float]) -> dict:
-    total = sum(weights.values())
-    values = sorted(weights, key=lambda v: (-weights[v], v))
-    probs = [weights[v] / total for v in values] if total > 0 else []
-    return {"task": item_key[0], "item_id": item_key[1], "property": item_key[2],
-            "values": values, "probs": probs}
+def _dist_row(key: tuple[str, str, str], counts: Counter, total: int) -> dict:
+    values = sorted(counts, key=lambda v: (-counts[v], v))
+    return {"task": key[0], "item_id": key[1], "property": key[2], "values": values,
+            "probs": [counts[v] / total for v in values]}
 
 
-def object_distributions(items: list[Item], samples: list[dict], props: list[str]) -> pl.DataFrame:
+def object_distributions(items: list[Item], samples: list[dict], props: list[str],
+                         rule_set: str = rules.DEFAULT_RULES) -> pl.DataFrame:
     """Property distribution per (item, property) from sampled object-level answers.
 
-    Non-compliant samples carry no property value and are left out of the distribution.
+    prob(v) = samples whose value is v / samples whose value is defined (the official
+    calibration drops invalid samples); an (item, property) without a defined sample has no
+    row. Values are sorted by probability, ties by value.
     """
+    rules.check_rules(rule_set)
     by_key = {(s["task"], s["item_id"]): s["samples"] for s in samples}
     rows = []
     for it, p in study_pairs(items, props):
-        weights: dict[str, float] = defaultdict(float)
-        for response in by_key.get((it.task, it.item_id), []):
-            value = object_property_value(it, p, response)
-            if value is not None:
-                weights[value] += 1.0
-        if weights:
-            rows.append(_dist_row((it.task, it.item_id, p), weights))
+        values = [object_property_value(it, p, r, rule_set)
+                  for r in by_key.get((it.task, it.item_id), [])]
+        counts = Counter(v for v in values if v is not None)
+        if counts:
+            rows.append(_dist_row((it.task, it.item_id, p), counts, sum(counts.values())))
     return pl.DataFrame(rows, schema=_DIST_SCHEMA)
 
 
-def hypothetical_distributions(rows: list[dict]) -> pl.DataFrame:
-    """Prediction distribution per (item, property) from first-token probabilities."""
+def hypothetical_distributions(rows: list[dict],
+                               rule_set: str = rules.DEFAULT_RULES) -> pl.DataFrame:
+    """Prediction distribution per (item, property) from sampled hypothetical answers.
+
+    ``rows``: ``{"task", "item_id", "property", "samples": [answer, ...]}``. prob(v) = samples
+    read as v / all samples: the mass of non-compliant answers stays unassigned (no
+    renormalisation), and a prompt without any compliant sample keeps its row (empty lists).
+    """
+    rules.check_rules(rule_set)
     out = []
     for r in rows:
-        weights: dict[str, float] = defaultdict(float)
-        for token, prob in r["tokens"].items():
-            value = properties.normalise_prediction(r["property"], token)
-            if value is not None:
-                weights[value] += prob
-        if weights:
-            out.append(_dist_row((r["task"], r["item_id"], r["property"]), weights))
+        answers = r["samples"]
+        counts = Counter(v for v in (rules.prediction(r["property"], a, rule_set)
+                                     for a in answers) if v is not None)
+        out.append(_dist_row((r["task"], r["item_id"], r["property"]), counts,
+                             max(1, len(answers))))
     return pl.DataFrame(out, schema=_DIST_SCHEMA)

@@ -1,9 +1,12 @@
 """Altair figures of a finished study, each saved as self-contained HTML and as PNG.
 
-- ``accuracy``: held-out accuracy of untrained, self-trained and cross-trained predictors and
-  the mode baseline, per target model, with 95% bootstrap CIs;
+- ``accuracy``: held-out accuracy (keep-all policy) of untrained, self-trained and
+  cross-trained predictors and the mode baseline on the self-trained rows, per target model,
+  with 95% item-level bootstrap CIs;
 - ``by_task_property``: the same per (task, property);
-- ``calibration``: object-level vs hypothetical probability per bin (the diagonal is perfect);
+- ``calibration``: per equal-frequency bin of the object-level probability, the bin's mean
+  object-level probability (x) against its mean hypothetical probability (y); the diagonal is
+  perfect calibration;
 - ``shift``: after the behaviour-shift finetune, agreement with the new vs the old behaviour.
 """
 
@@ -18,20 +21,25 @@ import polars as pl
 ROLE_ORDER = ["untrained", "self", "cross", "baseline"]
 
 
-def _acc_row(target: str, role: str, label: str, acc: dict) -> dict:
+def _acc_row(target: str, role: str, label: str, acc: dict, prefix: str = "") -> dict:
     return {"target": target, "role": role, "predictor": label,
-            "accuracy": acc["accuracy"], "ci_low": acc["ci_low"], "ci_high": acc["ci_high"],
+            "accuracy": acc[f"{prefix}accuracy" if prefix else "accuracy"],
+            "ci_low": acc[f"{prefix}ci_low"], "ci_high": acc[f"{prefix}ci_high"],
             "n": acc["n"]}
 
 
 def accuracy_rows(metrics: dict) -> list[dict]:
+    """Keep-all accuracies per role; the baseline is the mode baseline on the self rows."""
     rows = []
     for target, res in metrics["targets"].items():
         rows.append(_acc_row(target, "untrained", f"{target} (untrained)", res["untrained"]))
         rows.append(_acc_row(target, "self", f"{target} (self-trained)", res["self"]))
         for m2, acc in res.get("cross", {}).items():
             rows.append(_acc_row(target, "cross", f"{m2} (cross-trained)", acc))
-        rows.append(_acc_row(target, "baseline", "mode baseline", res["baseline"]))
+        base = res["self"]
+        rows.append({"target": target, "role": "baseline", "predictor": "mode baseline",
+                     "accuracy": base["baseline"], "ci_low": base["baseline_ci_low"],
+                     "ci_high": base["baseline_ci_high"], "n": base["n"]})
     return rows
 
 
@@ -72,16 +80,17 @@ def by_group_chart(groups: pl.DataFrame, cfg: dict):
 
 def calibration_chart(bins: pl.DataFrame, cfg: dict):
     line = alt.Chart().mark_line(point=True).encode(
-        x=alt.X("hypo_mean:Q", title="hypothetical-level probability",
+        x=alt.X("object_mean:Q", title="object-level probability (bin mean)",
                 scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("object_mean:Q", title="object-level probability",
+        y=alt.Y("hypo_mean:Q", title="hypothetical-level probability (bin mean)",
                 scale=alt.Scale(domain=[0, 1])),
         color="role:N", tooltip=["role", "hypo_mean", "object_mean", "n"])
     diag = alt.Chart().mark_rule(strokeDash=[4, 4], color="gray").encode(
         x=alt.datum(0.0), y=alt.datum(0.0), x2=alt.datum(1.0), y2=alt.datum(1.0))
     return (alt.layer(diag, line, data=bins).properties(width=cfg["height"], height=cfg["height"])
             .facet(column=alt.Column("target:N", title="target model (M1)"))
-            .properties(title="Calibration: predicted vs actual behaviour probability"))
+            .properties(title="Calibration: predicted vs actual behaviour probability "
+                        "(sampled)"))
 
 
 def shift_chart(metrics: dict, cfg: dict):

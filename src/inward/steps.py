@@ -16,6 +16,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
+
 from inward import checkpoint, io, prompts, sft, tasks
 from inward.frames import object_values, study_pairs
 from inward.io import read_jsonl, write_jsonl
@@ -129,27 +131,35 @@ def object_samples(*, item_file: str, samples: str, model_cfg: dict, gen: dict, 
     checkpoint.clear(samples)
 
 
-def hypothetical_tokens(*, item_file: str, tokens: str, model_cfg: dict, gen: dict, calib: dict,
-                        props: list, adapter: str | None = None, seed: int = 0,
-                        threads: int = 1) -> None:
-    """First-token probability distribution of the hypothetical answer per (item, property)."""
+def hypothetical_samples(*, item_file: str, samples: str, model_cfg: dict, gen: dict,
+                         calib: dict, props: list, seed: int, adapter: str | None = None,
+                         threads: int = 1) -> None:
+    """``n_samples`` sampled hypothetical answers per (item, property), at the calibration
+    temperature: the hypothetical-level distribution of the calibration MAD."""
     pairs = study_pairs(load_items(item_file), props)
     chats = [prompts.hypothetical_chat(it, p) for it, p in pairs]
-    settings = {"kind": "first_token", "k": calib["logprob_k"]}
-    out = _model_calls(model_cfg, adapter, threads, tokens, chats, settings,
-                       lambda b, c: b.answer_distribution(c, k=calib["logprob_k"]),
-                       chunk_size=gen["batch_size"])
-    write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "tokens": d}
-                 for (it, p), d in zip(pairs, out, strict=True)], tokens)
-    checkpoint.clear(tokens)
+    settings = {"kind": "hypothetical_samples", "n": calib["n_samples"],
+                "temperature": calib["temperature"],
+                "max_new_tokens": gen["hypothetical_max_new_tokens"], "seed": seed}
+    out = _model_calls(model_cfg, adapter, threads, samples, chats, settings,
+                       lambda b, c: b.sample(c, n=calib["n_samples"],
+                                             max_new_tokens=gen["hypothetical_max_new_tokens"],
+                                             temperature=calib["temperature"], seed=seed),
+                       chunk_size=max(1, gen["batch_size"] // calib["n_samples"]))
+    write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "samples": s}
+                 for (it, p), s in zip(pairs, out, strict=True)], samples)
+    checkpoint.clear(samples)
 
 
 # --- finetuning data and finetunes -------------------------------------------------------------
 def prediction_data(*, item_file: str, answers: str, data: str, props: list, cap: int, seed: int,
-                    threads: int = 1) -> None:
-    """Self/cross-prediction finetuning data from a target agent's object-level answers."""
+                    rule_set: str = "paper", threads: int = 1) -> None:
+    """Self/cross-prediction finetuning data from a target agent's object-level answers, the
+    labels read by the same rule set (``metrics.rules``) that scores them."""
     its = load_items(item_file)
-    values = object_values(its, read_jsonl(answers), props)
+    values = object_values(its, read_jsonl(answers), props, rule_set)
+    # a space as the n-th character is the value "" (scored), but no answer to train on
+    values = values.filter(pl.col("value") != "")
     examples = sft.prediction_examples(its, values, props, cap, seed)
     sft.write_chat_jsonl(examples, data)
     _log(f"{len(examples)} prediction examples -> {data}")
@@ -190,14 +200,14 @@ def finetune(*, data: str, adapter_out: str, model_cfg: dict, hparams: dict, see
 
 # --- evaluation and presentation ---------------------------------------------------------------
 def evaluate(*, metrics: str, tables: str, models: list, test_items: str, props: list,
-             calib: dict, n_boot: int, seed: int, threads: int = 1,
+             calib: dict, n_boot: int, seed: int, rule_set: str = "paper", threads: int = 1,
              **_inputs) -> None:
     """All metrics of the study -> metrics JSON and per-item tables."""
     from inward.evaluate import evaluate_study
 
     evaluate_study(models=models, test_items=test_items, props=props, calib=calib,
                    n_boot=n_boot, seed=seed, metrics_path=metrics,
-                   tables_dir=tables)
+                   tables_dir=tables, rule_set=rule_set)
 
 
 def figures(*, metrics: str, tables: str, figures: str, plot_cfg: dict, threads: int = 1) -> None:
@@ -226,7 +236,7 @@ STEPS = {
     "object_answers": object_answers,
     "hypothetical_answers": hypothetical_answers,
     "object_samples": object_samples,
-    "hypothetical_tokens": hypothetical_tokens,
+    "hypothetical_samples": hypothetical_samples,
     "self_data": prediction_data,
     "cross_data": prediction_data,
     "replay_data": object_data,

@@ -23,6 +23,7 @@ rule evaluate:
         props=PROPS,
         calib=config["calibration"],
         n_boot=config["metrics"]["n_boot"],
+        rule_set=config["metrics"].get("rules", "paper"),
         seed=SEED,
     log:
         "logs/evaluate.log",

@@ -11,6 +11,7 @@ rule self_data:
         props=PROPS,
         cap=config["sft"]["cap_per_group"],
         seed=SEED,
+        rule_set=config["metrics"].get("rules", "paper"),
     log:
         "logs/sft/self_{model}.log",
     threads: 1
@@ -29,6 +30,7 @@ rule cross_data:
         props=PROPS,
         cap=config["sft"]["cap_per_group"],
         seed=SEED,
+        rule_set=config["metrics"].get("rules", "paper"),
     log:
         "logs/sft/cross_{model}.log",
     threads: 1

@@ -87,17 +87,18 @@ rule object_samples:
         STEP
 
 
-rule hypothetical_tokens:
+rule hypothetical_samples:
     input:
         item_file=layout.items_path("test"),
         adapter=adapter_of,
     output:
-        tokens=layout.HYPO_DIST,
+        samples=layout.HYPO_DIST,
     params:
         model_cfg=model_of,
         gen=config["generation"],
         calib=config["calibration"],
         props=PROPS,
+        seed=SEED,
     log:
         "logs/calibration/{agent}_hypothetical.log",
     benchmark:

@@ -305,12 +305,17 @@ class LocalBackend:
 
     @torch.inference_mode()
     def _decode_batch(self, seqs: list[list[int]], max_new_tokens: int, temperature: float,
-                      gens: list[torch.Generator] | None) -> list[list[int]]:
+                      gens: list[torch.Generator] | None, repeat: int = 1) -> list[list[int]]:
+        """Decode every prompt ``repeat`` times (rows i*repeat .. i*repeat+repeat-1 belong to
+        prompt i); each prompt is prefilled once and its KV cache repeated."""
         from transformers.cache_utils import DynamicCache
 
         t = self.tables
         logits, cache, attn, last = self._prefill(seqs, DynamicCache)
-        B = len(seqs)
+        if repeat > 1:
+            cache.batch_repeat_interleave(repeat)
+            logits, attn, last = (x.repeat_interleave(repeat, dim=0) for x in (logits, attn, last))
+        B = len(seqs) * repeat
         active = torch.arange(B, device=self.device)
         started = torch.zeros(B, dtype=torch.bool, device=self.device)
         outs: list[list[int]] = [[] for _ in range(B)]
@@ -395,10 +400,28 @@ class LocalBackend:
     def sample(self, chats: list[list[dict]], n: int, max_new_tokens: int = 32,
                temperature: float = 1.0, seed: int = 0,
                progress: bool = False) -> list[list[str]]:
-        flat = [c for c in chats for _ in range(n)]
-        out = self.generate(flat, max_new_tokens, temperature=temperature, seed=seed,
-                            progress=progress)
-        return [out[i * n:(i + 1) * n] for i in range(len(chats))]
+        """``n`` sampled answers per chat. Each distinct prompt is prefilled once and its KV
+        cache repeated ``n`` times; the per-row generators are those ``generate`` gives ``n``
+        copies of the prompt, so the samples do not depend on batching."""
+        if not chats:
+            return []
+        if n < 1 or not temperature or temperature <= 0:
+            flat = [c for c in chats for _ in range(max(n, 0))]
+            out = self.generate(flat, max_new_tokens, temperature=temperature, seed=seed)
+            return [out[i * n:(i + 1) * n] for i in range(len(chats))]
+        ids = self.encode(chats)
+        gens = self._row_generators([row for row in ids for _ in range(n)], seed)
+        answers: list[list[str]] = [[] for _ in chats]
+        self.last_generated_tokens = 0
+        for idx in self._batches(ids, max(1, self.batch_size // n)):
+            outs = self._decode_batch([ids[i] for i in idx], max_new_tokens, temperature,
+                                      [gens[i * n + j] for i in idx for j in range(n)], n)
+            self.last_generated_tokens += sum(len(o) for o in outs)
+            with self.tokenizer_lock:
+                texts = self.tokenizer.batch_decode(outs, skip_special_tokens=True)
+            for r, i in enumerate(idx):
+                answers[i] = [first_line(x) for x in texts[r * n:(r + 1) * n]]
+        return answers
 
     @torch.inference_mode()
     def next_token_logprobs(self, chats: list[list[dict]]) -> torch.Tensor:
