@@ -187,3 +187,18 @@ def test_more_items_than_a_task_can_generate_is_refused_with_the_maximum():
         validate_params(params(**{"tasks.n_train_items": 337}))
     assert time.time() - start < 5
     validate_params(params(**{"tasks.n_train_items": 336}))
+
+
+def test_check_params_prints_every_problem_and_exits_2(tmp_path, capsys):
+    from inward.cli import main
+
+    path = tmp_path / "params.yaml"
+    text = (ROOT / "params.yaml").read_text()
+    path.write_text(text.replace("  n_test_items: 20 ", "  n_test_items: 100000 ").replace(
+        "    source: embedded:smollm2-135m", f"    source: {tmp_path / 'none'}"))
+    assert main(["check-params", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "tasks.n_test_items: 100000 items asked of task 'prose'" in err
+    assert "models.smollm2.source: local model directory" in err
+    path.write_text(text)
+    assert main(["check-params", str(path)]) == 0
