@@ -169,7 +169,6 @@ def test_a_bad_input_is_refused_before_anything_is_touched(repo, case):
         (repo / "mine.jsonl").unlink(missing_ok=True)
     assert tracked_files(repo) == before
     assert mtimes(repo, "data", "results", "reports") == times
-    assert "Nothing to be done" in sh("snakemake -n --cores 1", repo)
 
 
 def test_a_yaml_error_under_snakemake_names_its_line_and_column(repo):
@@ -220,7 +219,7 @@ def test_a_targeted_run_is_not_recorded_as_the_study(repo):
     out = sh("snakemake --cores 2 -f data/items/test.jsonl", repo)
     assert jobs_run(out) == [("items", "split=test")], out
     assert (repo / "dvc.lock").read_text() == lock
-    assert "plots.width" in sh("dvc status", repo)
+    assert re.search(r"changed deps:\s+params\.yaml:\s+modified:\s+plots", sh("dvc status", repo))
     assert {"figures", "report"} <= {r for r, _ in jobs_run(sh("snakemake -n --cores 2", repo))}
     # the items came back byte for byte, so what depends on them is current: mark it so, short
     # of the figures (their width changed); the study is still partial, and still not recorded
