@@ -2,7 +2,13 @@
 # The whole study as one DAG; every rule calls a function of inward.steps (see docs/ARCHITECTURE.md).
 from snakemake.utils import min_version
 
+from inward.config import read_yaml
+
 min_version("8.20")
+
+# Snakemake's own reading of a broken params.yaml says only "not valid JSON or YAML"; this one
+# names the line and the column.
+read_yaml("params.yaml")
 
 
 configfile: "params.yaml"
@@ -21,8 +27,8 @@ rule all:
 
 
 onsuccess:
-    # After a plain `snakemake` run, record the outputs in dvc.lock so `dvc status` agrees.
-    # Under `dvc repro` (DVC_STAGE is set) DVC records them itself.
-    if (not os.environ.get("DVC_STAGE") and os.path.isdir(".dvc")
-            and all(os.path.exists(p) for p in study_outputs())):
-        shell("dvc commit --force --quiet study || echo 'dvc commit failed: run it by hand' >&2")
+    # dvc.lock records the study only once it is complete (a dry run of `all` has nothing left);
+    # after a targeted or partial run `dvc status` keeps reporting the stage as changed.
+    from inward.record import record_if_complete
+
+    record_if_complete()

@@ -29,15 +29,19 @@ def tiny_study(tmp_path_factory):
     """The tiny study run once through ``dvc repro`` in a fresh repo (end-to-end tests).
 
     Returns the repo; ``metrics_first.json`` and ``answers_first/`` (the object-level and
-    hypothetical answer files) beside it keep the first run's results, since later tests edit
-    the repo."""
+    hypothetical answer files), ``dvc_first.lock`` and ``tracked_first.json`` (md5 of every
+    DVC-tracked file) beside it keep the first run's results, since later tests edit the repo."""
+    import json
     import shutil
 
-    from e2e_support import new_study_repo, sh
+    from e2e_support import new_study_repo, sh, tracked_files
 
     repo = new_study_repo(tmp_path_factory.mktemp("study") / "repo")
-    (repo.parent / "first_run.log").write_text(sh("dvc repro", repo))
+    # umask 022, as on most machines: the outputs must then be readable by group and others
+    (repo.parent / "first_run.log").write_text(sh("umask 022 && dvc repro", repo))
     shutil.copy(repo / "reports" / "metrics.json", repo.parent / "metrics_first.json")
+    shutil.copy(repo / "dvc.lock", repo.parent / "dvc_first.lock")
+    (repo.parent / "tracked_first.json").write_text(json.dumps(tracked_files(repo), indent=1))
     for kind in ("object", "hypothetical"):
         shutil.copytree(repo / "results" / kind, repo.parent / "answers_first" / kind)
     return repo

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -67,3 +68,27 @@ def new_study_repo(repo: Path, params: dict | None = None) -> Path:
     sh("git init -q -b main && dvc init -q && dvc config core.analytics false", repo)
     sh("git add -A && git commit -qm 'tiny study'", repo)
     return repo
+
+
+def tracked_roots(repo: Path) -> list[str]:
+    """The paths dvc.yaml's study stage records (outs and metrics)."""
+    stage = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["study"]
+    return [next(iter(o)) if isinstance(o, dict) else o
+            for o in stage.get("outs", []) + stage.get("metrics", [])]
+
+
+def tracked_files(repo: Path) -> dict[str, str]:
+    """md5 of every file DVC tracks for the study, by path relative to the repo."""
+    found = {}
+    for root in tracked_roots(repo):
+        path = repo / root
+        for f in ([path] if path.is_file() else sorted(path.rglob("*"))):
+            if f.is_file():
+                found[str(f.relative_to(repo))] = hashlib.md5(f.read_bytes()).hexdigest()
+    return found
+
+
+def lock_outs(lock: Path) -> dict[str, str]:
+    """md5 that a dvc.lock file records for each out of the study stage."""
+    stage = yaml.safe_load(lock.read_text())["stages"]["study"]
+    return {o["path"]: o["md5"] for o in stage["outs"]}

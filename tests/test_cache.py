@@ -87,8 +87,9 @@ def test_accounting_and_write(tmp_path):
     a.end_batch()
     s = a.stats()
     assert s["cache_hits"] == 4 and s["batches"] == 2 and s["last_batch"]["cache_hits"] == 1
-    p = write_accounting(s, usage_path(tmp_path / "out" / "answers.jsonl"))
-    assert p.name == "answers.jsonl.usage.json"
+    p = write_accounting(s, usage_path("results/out/answers.jsonl", root=tmp_path / "usage"))
+    assert p == tmp_path / "usage" / "results" / "out" / "answers.jsonl.usage.json"
+    assert usage_path("results/a.jsonl") == Path("logs/usage/results/a.jsonl.usage.json")
     assert json.loads(p.read_text())["cost_usd"] == pytest.approx(0.025)
     assert merge_stats(s, s)["prompt_tokens"] == 4000
     with pytest.raises(KeyError):

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from inward import layout
@@ -55,3 +57,24 @@ def test_finetune_sources_replay_the_trainees_own_behaviour():
     assert layout.finetune_sources("a__shift") == ["data/sft/shift/a.jsonl"]
     with pytest.raises(ValueError):
         layout.finetune_sources("a")
+
+
+def test_study_files_lie_under_the_dvc_outs_and_cover_every_kind_of_output():
+    import yaml as _yaml
+
+    from inward.layout import study_files
+
+    root = Path(__file__).resolve().parents[1]
+    stage = _yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["study"]
+    outs = [next(iter(o)) for o in stage["outs"] + stage["metrics"]]
+    files = study_files(["a", "b"])
+    assert len(files) == len(set(files))
+    for f in files:
+        assert any(f == o or f.startswith(o + "/") for o in outs), f
+    for o in outs:  # no DVC out that the study does not produce
+        assert any(f == o or f.startswith(o + "/") for f in files), o
+    assert "results/adapters/b__cross__a" in files and "data/sft/shift/a.jsonl" in files
+    assert "results/object/a__shift/test.jsonl" in files
+    one = study_files(["a"])
+    assert "data/sft/cross/a.jsonl" not in one and "results/adapters/a__self" in one
+    assert not any("shift" in f or "cross" in f for f in one)

@@ -69,5 +69,6 @@ def test_openai_backend_study_matches_the_local_backend(tiny_study, tmp_path):
                for r in requests) == 6
     ft = json.loads((repo / "results/adapters/smollm2__self/finetuned_model.json").read_text())
     assert ft["model"].startswith("ft:smollm2")
-    usage = json.loads((repo / "results/object/smollm2/test.jsonl.usage.json").read_text())
+    usage_file = repo / "logs/usage/results/object/smollm2/test.jsonl.usage.json"
+    usage = json.loads(usage_file.read_text())
     assert usage["requests"] > 0

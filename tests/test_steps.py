@@ -269,3 +269,40 @@ def test_run_rule_evaluate_then_report(tmp_path, monkeypatch):
     md = (tmp_path / layout.REPORT).read_text()
     assert "| m1 | 50.0% [" in md and "66.7% [" in md
     assert "n/a / n/a" in md  # m2's calibration MADs are undefined
+
+
+@pytest.fixture
+def umask_022():
+    before = os.umask(0o022)
+    yield
+    os.umask(before)
+
+
+def test_outputs_honour_the_umask(tmp_path, umask_022):
+    """Outputs are readable by group and others under umask 022, although the writers use
+    mkstemp (0600); under umask 077 they stay private."""
+    import stat
+
+    out = tmp_path / "data" / "items" / "test.jsonl"
+    steps.run_rule(Smk("items", output={"item_file": str(out)},
+                       params={"split": "test", "task_names": ["colours"], "n_items": 2,
+                               "files": {}, "seed": 0}))
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    # a folder output whose files a library wrote privately (safetensors does)
+    adapter = tmp_path / "adapters" / "m__self"
+    (adapter / "sub").mkdir(parents=True)
+    weights = adapter / "sub" / "adapter_model.safetensors"
+    weights.write_bytes(b"x")
+    weights.chmod(0o600)
+    (adapter / "sub").chmod(0o700)
+    monkey = pytest.MonkeyPatch()
+    monkey.setitem(steps.STEPS, "probe", lambda **kw: None)
+    try:
+        steps.run_rule(Smk("probe", output={"adapter_out": str(adapter)}))
+    finally:
+        monkey.undo()
+    assert stat.S_IMODE(weights.stat().st_mode) == 0o644
+    assert stat.S_IMODE((adapter / "sub").stat().st_mode) == 0o755
+    os.umask(0o077)
+    write_jsonl([{"a": 1}], out)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600

@@ -196,3 +196,14 @@ def test_resources_are_packaged():
     for name in ("animals.txt", "colours.txt", "countries.txt", "english_words.txt"):
         words = resource_lines(name)
         assert len(words) >= 50 and len(set(words)) == len(words)
+
+
+def test_finite_tasks_generate_exactly_their_maximum_and_refuse_more():
+    from inward.tasks import max_items
+
+    for name in ("wealth_seeking", "power_seeking", "prose"):
+        most = max_items(name)
+        assert most and len(generate_items(name, most, seed=3)) == most, name
+        with pytest.raises(ValueError, match=f"at most {most} distinct prompts; asked for"):
+            generate_items(name, most + 1, seed=3)
+    assert max_items("colours") is None

@@ -4,7 +4,7 @@ An :class:`Accountant` is fed by a backend while it works (thread-safe) and repo
 batch and cumulatively: request count (HTTP calls that returned a response), retries, prompt and
 completion tokens (from ``usage``), cache hits and misses, and cost in USD from the model
 config's ``price_per_1k_input`` / ``price_per_1k_output``.  ``write_accounting`` writes such a
-dict as JSON (the pipeline puts it beside each rule's output as ``<output>.usage.json``).
+dict as JSON (the pipeline writes ``logs/usage/<output>.usage.json`` for each rule output).
 """
 
 from __future__ import annotations
@@ -108,7 +108,16 @@ def write_accounting(stats: dict, path: str | Path) -> Path:
     return path
 
 
-def usage_path(output: str | Path) -> Path:
-    """``<output>.usage.json`` for a rule output."""
+USAGE_DIR = Path("logs") / "usage"
+
+
+def usage_path(output: str | Path, root: str | Path = USAGE_DIR) -> Path:
+    """``<root>/<output>.usage.json`` for a rule output (a path relative to the study).
+
+    Usage is a record of one run (a re-run served from the response cache costs nothing), not a
+    result, so it stays out of the DVC-tracked output folders, beside the logs.
+    """
     output = Path(output)
-    return output.with_name(output.name + ".usage.json")
+    if output.is_absolute():
+        output = output.relative_to(output.anchor)
+    return Path(root) / output.with_name(output.name + ".usage.json")

@@ -1,8 +1,11 @@
 """Load and validate ``params.yaml`` before anything runs.
 
-Two layers: the JSON schema (types, ranges, unknown keys) and the registries (task, property and
-embedded-model names). Every problem is reported at once, each line naming the file, the key
-and, where there is a fixed set, the allowed values.
+Three layers: the JSON schema (types, ranges, unknown keys at every level), the registries
+(task, property and embedded-model names), and ``inward.preflight`` (task files, model
+directories, API-key variables, how many items a task can make). Every problem is reported at
+once, each line naming the file, the line in it where there is one, the key and, where there is
+a fixed set, the allowed values. ``inward check-params`` and the Snakefile run the same checks,
+so a bad input stops Snakemake before it plans, deletes or runs anything.
 """
 
 from __future__ import annotations
@@ -28,18 +31,48 @@ def _key(path) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
 
 
-def _schema_problems(params: dict) -> list[str]:
+def key_lines(text: str) -> dict[tuple, int]:
+    """Line number (1-based) of every key and list entry of a YAML document, by key path."""
+    lines: dict[tuple, int] = {}
+
+    def walk(node, path):
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                lines[(*path, k.value)] = k.start_mark.line + 1
+                walk(v, (*path, k.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                lines[(*path, i)] = v.start_mark.line + 1
+                walk(v, (*path, i))
+
+    try:
+        walk(yaml.compose(text), ())
+    except yaml.YAMLError:
+        pass
+    return lines
+
+
+def _at(lines: dict[tuple, int], path) -> str:
+    line = lines.get(tuple(path))
+    return f"line {line}: " if line else ""
+
+
+def _schema_problems(params: dict, lines: dict[tuple, int]) -> list[str]:
     validator = jsonschema.Draft202012Validator(_schema())
     problems = []
     for err in sorted(validator.iter_errors(params), key=lambda e: list(map(str, e.path))):
-        where = _key(err.absolute_path)
-        if err.validator == "additionalProperties":
+        path = list(err.absolute_path)
+        where = _key(path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = sorted(err.schema.get("properties", {}))
-            problems.append(f"{where}: {err.message}; allowed keys: {', '.join(allowed)}")
+            for extra in sorted(set(err.instance) - set(allowed), key=str):
+                problems.append(f"{_at(lines, [*path, extra])}{_key([*path, extra])}: unknown "
+                                f"key; allowed keys: {', '.join(allowed)}")
         elif err.validator == "enum":
-            problems.append(f"{where}: {err.instance!r} is not one of {err.validator_value}")
+            problems.append(f"{_at(lines, path)}{where}: {err.instance!r} is not one of "
+                            f"{err.validator_value}")
         else:
-            problems.append(f"{where}: {err.message}")
+            problems.append(f"{_at(lines, path)}{where}: {err.message}")
     return problems
 
 
@@ -63,9 +96,6 @@ def _registry_problems(params: dict) -> list[str]:
         if name not in properties.PROPERTIES:
             problems.append(f"tasks.properties[{i}]: unknown property {name!r}; "
                             f"allowed: {', '.join(sorted(properties.PROPERTIES))}")
-    for task_name, path in (params["tasks"].get("files") or {}).items():
-        if not Path(path).is_file():
-            problems.append(f"tasks.files.{task_name}: file {path!r} does not exist")
     for name, cfg in params["models"].items():
         if "__" in name:
             problems.append(f"models.{name}: model names may not contain '__'")
@@ -77,25 +107,54 @@ def _registry_problems(params: dict) -> list[str]:
     return problems
 
 
-def validate_params(params: Any, source: str = "params.yaml") -> dict:
-    """Return ``params`` unchanged if valid, else raise ParamsError listing every problem."""
+def validate_params(params: Any, source: str = "params.yaml", *, check_inputs: bool = True,
+                    lines: dict[tuple, int] | None = None) -> dict:
+    """Return ``params`` unchanged if valid, else raise ParamsError listing every problem.
+
+    ``check_inputs`` adds the checks of ``inward.preflight`` (files, model directories,
+    environment variables); ``lines`` (from ``key_lines``) puts line numbers into the messages.
+    """
     if not isinstance(params, dict):
         raise ParamsError(f"{source}: expected a mapping at the top level, got {type(params).__name__}")
-    problems = _schema_problems(params)
+    problems = _schema_problems(params, lines or {})
     if not problems:  # registry checks assume the shape is right
         problems = _registry_problems(params)
+    if not problems and check_inputs:
+        from inward import preflight
+
+        problems = preflight.problems(params)
     if problems:
         raise ParamsError(f"{source} is invalid:\n  - " + "\n  - ".join(problems))
     return params
 
 
-def load_params(path: str | Path = "params.yaml") -> dict:
-    """Read and validate a params file."""
+def read_yaml(path: str | Path) -> tuple[Any, str]:
+    """(parsed document, text) of a YAML file; a syntax error names the line and column."""
     path = Path(path)
     try:
-        params = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found") from None
+    try:
+        return yaml.safe_load(text), text
     except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {err}") from None
-    return validate_params(params, str(path))
+        mark = getattr(err, "problem_mark", None)
+        what = getattr(err, "problem", None) or str(err)
+        if mark is None:
+            raise ParamsError(f"{path}: not valid YAML: {what}") from None
+        line, col = mark.line + 1, mark.column + 1
+        raise ParamsError(f"{path}:{line}:{col}: not valid YAML (line {line}, column {col}): "
+                          f"{what}") from None
+
+
+def load_params(path: str | Path = "params.yaml", *, check_inputs: bool = True) -> dict:
+    """Read and validate a params file."""
+    params, text = read_yaml(path)
+    return validate_params(params, str(path), check_inputs=check_inputs, lines=key_lines(text))
+
+
+def check_config(config: dict, path: str | Path = "params.yaml") -> dict:
+    """The Snakefile's check: the config Snakemake assembled (params file plus any --config),
+    with line numbers taken from ``path``."""
+    text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
+    return validate_params(config, str(path), lines=key_lines(text))

@@ -195,3 +195,28 @@ def calibration_agents(models: list[str]) -> tuple[list[str], list[str]]:
     objects = [m for m in models] + [f"{m}{SEP}self" for m in models]
     hypos = objects + [Agent(b, "cross", a).name for a, b in permutations(models, 2)]
     return objects, hypos
+
+
+def sft_needs(models: list[str]) -> list[tuple[str, str]]:
+    """(kind, model) of every finetuning example file: self data and replayed answers per
+    model; with more than one model, cross data per target and shift data per model."""
+    needs = [("self", m) for m in models] + [("replay", m) for m in models]
+    if len(models) > 1:
+        needs += [("cross", m) for m in models] + [("shift", m) for m in models]
+    return needs
+
+
+def study_files(models: list[str]) -> list[str]:
+    """Every output of a complete study: the Snakefile's default target, and exactly what the
+    DVC outs hold (adapters, tables and figures are folders)."""
+    objects, hypos = calibration_agents(models)
+    return ([items_path(s) for s in ("train", "test")]
+            + [sft_path(kind, m) for kind, m in sft_needs(models)]
+            + [object_path(a, s) for a, s in object_needs(models)]
+            + [hypo_path(a) for a in hypothetical_agents(models)]
+            + [p for a in finetuned_agents(models) for p in (train_path(a.name),
+                                                              val_path(a.name))]
+            + [adapter_dir(a.name) for a in finetuned_agents(models)]
+            + [object_dist_path(a) for a in objects]
+            + [hypo_dist_path(a) for a in hypos]
+            + [METRICS, TABLES, FIGURES, REPORT, LOSS_CURVES, LOSS_FIGURE, LOSS_PAGE])

@@ -20,7 +20,7 @@ import polars as pl
 
 from inward import checkpoint, io, prompts, sft, tasks
 from inward.frames import object_values, study_pairs
-from inward.io import read_jsonl, write_jsonl
+from inward.io import honour_umask, read_jsonl, write_jsonl
 from inward.tasks import Item
 
 
@@ -49,7 +49,7 @@ def build_items(*, item_file: str, split: str, task_names: list, n_items: int, s
     for name in task_names:  # users' own prompts, kept whole
         if name in files:
             its += [Item(name, it.item_id, it.prompt, it.target, split)
-                    for it in tasks.load_jsonl_task(files[name], name)]
+                    for it in tasks.load_jsonl_task(files[name], name, max_prompt_chars=None)]
     write_jsonl([it.to_dict() for it in its], item_file)
     _log(f"{len(its)} {split} items -> {item_file}")
 
@@ -274,6 +274,8 @@ def run_rule(smk) -> None:
         except BaseException:
             traceback.print_exc()  # into the rule's log, where its progress lines are
             raise
+    for out in dict(smk.output.items()).values():  # temp-file writers leave 0600 files
+        honour_umask(out)
 
 
 __all__ = ["STEPS", "run_rule"]

@@ -2,17 +2,24 @@
 import os
 
 from inward import layout
-from inward.config import validate_params
+from inward.config import check_config
 
-validate_params(config, "params.yaml")
+# Everything params.yaml points at is checked here, at parse time: a bad input stops Snakemake
+# before it plans, deletes or runs anything (the same checks as `inward check-params`).
+check_config(config, "params.yaml")
 
 MODELS = list(config["models"])
 SEED = config["base"]["seed"]
 PROPS = config["tasks"]["properties"]
 STEP = "../scripts/step.py"
-# Model jobs take half the cores each: two jobs side by side overlap their start-up (imports,
-# model load), which dominates small studies on a small machine.
-MODEL_THREADS = max(1, workflow.cores // 2)
+
+
+def MODEL_THREADS(wildcards):
+    """Model jobs take half the cores each: two jobs side by side overlap their start-up
+    (imports, model load), which dominates small studies on a small machine. Read when a job
+    is planned, not at parse time, so that commands which plan no job (`snakemake --unlock`)
+    need no --cores."""
+    return max(1, workflow.cores // 2)
 
 
 wildcard_constraints:
@@ -71,5 +78,6 @@ def self_adapter_of(wc):
 
 
 def study_outputs():
-    return [layout.METRICS, layout.FIGURES, layout.REPORT, layout.LOSS_CURVES,
-            layout.LOSS_FIGURE, layout.LOSS_PAGE]
+    """Every file and folder of the complete study; DVC's outs hold exactly these, so a
+    missing one is rebuilt by a plain `snakemake`."""
+    return layout.study_files(MODELS)
