@@ -30,8 +30,7 @@ def test_loss_curves_step_writes_csvs_figure_and_page(tmp_path):
     adapters = [_adapter(tmp_path, n, [(0, "", 3.0), (2, 2.5, 2.0), (4, 2.0, 1.8)])
                 for n in ("a__self", "b__cross__a")]
     steps.loss_curves(adapters=adapters, curves=str(tmp_path / "curves"),
-                      figure=str(tmp_path / "loss.png"), page=str(tmp_path / "loss.html"),
-                      plot_cfg={"width": 200, "height": 120, "scale": 1})
+                      figure=str(tmp_path / "loss.png"), page=str(tmp_path / "loss.html"))
     assert sorted(p.name for p in (tmp_path / "curves").iterdir()) == ["a__self.csv",
                                                                       "b__cross__a.csv"]
     assert pl.read_csv(tmp_path / "curves" / "a__self.csv")["val_loss"].to_list() == [3.0, 2.0, 1.8]

@@ -55,11 +55,15 @@ def chart(frame: pl.DataFrame, width: int, height: int):
         .properties(title="Finetuning loss: training (mean since the last check) and validation"))
 
 
-def loss_curves(adapters: list[str], out_dir: str, figure: str, page: str,
-                plot_cfg: dict) -> None:
+# One small panel per finetune, of a fixed size: the figure depends on the finetunes only, so a
+# change of the ``plots`` params redraws the study's figures without touching it.
+PANEL = {"width": 220, "height": 140, "scale": 2}
+
+
+def loss_curves(adapters: list[str], out_dir: str, figure: str, page: str) -> None:
     """The ``loss_curves`` rule: per-adapter CSVs, ``figure`` (PNG) and ``page`` (HTML)."""
     curves = collect(adapters, out_dir)
-    fig = chart(long_frame(curves), plot_cfg["width"] // 2, plot_cfg["height"] // 2)
+    fig = chart(long_frame(curves), PANEL["width"], PANEL["height"])
     Path(figure).parent.mkdir(parents=True, exist_ok=True)
     fig.save(page, inline=True)
-    fig.save(figure, scale_factor=plot_cfg["scale"])
+    fig.save(figure, scale_factor=PANEL["scale"])

@@ -223,12 +223,12 @@ def report(*, metrics: str, tables: str, figures: str, report: str, params_file:
     write_report(metrics, tables, figures, report, params_file)
 
 
-def loss_curves(*, adapters: list, curves: str, figure: str, page: str, plot_cfg: dict,
+def loss_curves(*, adapters: list, curves: str, figure: str, page: str,
                 threads: int = 1) -> None:
     """Every local finetune's loss curve as CSV (DVC plots), one figure and one page."""
     from inward.loss_curves import loss_curves as draw
 
-    draw([adapters] if isinstance(adapters, str) else adapters, curves, figure, page, plot_cfg)
+    draw([adapters] if isinstance(adapters, str) else adapters, curves, figure, page)
 
 
 STEPS = {

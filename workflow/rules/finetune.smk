@@ -150,8 +150,6 @@ rule loss_curves:
         curves=directory(layout.LOSS_CURVES),
         figure=layout.LOSS_FIGURE,
         page=layout.LOSS_PAGE,
-    params:
-        plot_cfg=config["plots"],
     log:
         "logs/loss_curves.log",
     threads: 1
