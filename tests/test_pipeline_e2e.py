@@ -38,6 +38,11 @@ def test_every_expected_output_exists(repo):
                 "reports/report.md", "reports/tables/items.parquet",
                 "reports/tables/by_task_property.csv", "reports/tables/calibration_bins.csv"]:
         assert (repo / rel).is_file(), rel
+    curves = sorted(p.name for p in (repo / "reports/loss_curves").iterdir())
+    assert curves == sorted(f"{a}.csv" for a in ["smollm2__self", "gemma3__self",
+                                                 "gemma3__cross__smollm2", "smollm2__cross__gemma3",
+                                                 "smollm2__shift", "gemma3__shift"])
+    assert (repo / "reports/loss_curves.png").stat().st_size > 1000
     for fig in ["accuracy", "by_task_property", "calibration", "shift"]:
         for ext in ("png", "html"):
             assert (repo / "reports/figures" / f"{fig}.{ext}").stat().st_size > 1000, fig
