@@ -128,17 +128,6 @@ def token_loss_sum(model, x, attn, labels) -> tuple[torch.Tensor, int]:
     return loss, n
 
 
-def _left_pad(rows: list[list[int]], fill: int, device):
-    n = max(len(r) for r in rows)
-    out = torch.full((len(rows), n), fill, dtype=torch.long)
-    mask = torch.zeros((len(rows), n), dtype=torch.long)
-    for i, r in enumerate(rows):
-        if r:
-            out[i, n - len(r):] = torch.tensor(r, dtype=torch.long)
-            mask[i, n - len(r):] = 1
-    return out.to(device), mask.to(device)
-
-
 def batch_loss_sum(model, batch: list[tuple[list[int], list[int]]], pad_id: int,
                    device) -> tuple[torch.Tensor, int]:
     """``token_loss_sum`` of a micro-batch, computing a prefix that neighbouring examples share
@@ -150,6 +139,7 @@ def batch_loss_sum(model, batch: list[tuple[list[int], list[int]]], pad_id: int,
     from transformers.cache_utils import DynamicCache
 
     from .backends.local import _common_prefix, _prefix_groups
+    from .backends.local import left_pad as _left_pad
 
     lm = _causal_lm(model)
     seqs = [ids for ids, _ in batch]

@@ -114,18 +114,26 @@ def hypothetical_answers(*, item_file: str, answers: str, model_cfg: dict, gen: 
     checkpoint.clear(answers)
 
 
+def _samples(model_cfg: dict, adapter: str | None, threads: int, out: str,
+             chats: list[list[dict]], kind: str, max_new_tokens: int, calib: dict,
+             batch_size: int, seed: int) -> list[list[str]]:
+    """``calib["n_samples"]`` answers per chat at the calibration temperature, resumably."""
+    n, temperature = calib["n_samples"], calib["temperature"]
+    settings = {"kind": kind, "n": n, "temperature": temperature,
+                "max_new_tokens": max_new_tokens, "seed": seed}
+    return _model_calls(model_cfg, adapter, threads, out, chats, settings,
+                        lambda b, c: b.sample(c, n=n, max_new_tokens=max_new_tokens,
+                                              temperature=temperature, seed=seed),
+                        chunk_size=max(1, batch_size // n))
+
+
 def object_samples(*, item_file: str, samples: str, model_cfg: dict, gen: dict, calib: dict,
                    seed: int, adapter: str | None = None, threads: int = 1) -> None:
     """``n_samples`` sampled object-level answers per item: the object-level distribution."""
     its = load_items(item_file)
     chats = [prompts.object_chat(it, gen["demonstration"]) for it in its]
-    settings = {"kind": "samples", "n": calib["n_samples"], "temperature": calib["temperature"],
-                "max_new_tokens": gen["object_max_new_tokens"], "seed": seed}
-    out = _model_calls(model_cfg, adapter, threads, samples, chats, settings,
-                       lambda b, c: b.sample(c, n=calib["n_samples"],
-                                             max_new_tokens=gen["object_max_new_tokens"],
-                                             temperature=calib["temperature"], seed=seed),
-                       chunk_size=max(1, gen["batch_size"] // calib["n_samples"]))
+    out = _samples(model_cfg, adapter, threads, samples, chats, "samples",
+                   gen["object_max_new_tokens"], calib, gen["batch_size"], seed)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "samples": s}
                  for it, s in zip(its, out, strict=True)], samples)
     checkpoint.clear(samples)
@@ -138,14 +146,8 @@ def hypothetical_samples(*, item_file: str, samples: str, model_cfg: dict, gen: 
     temperature: the hypothetical-level distribution of the calibration MAD."""
     pairs = study_pairs(load_items(item_file), props)
     chats = [prompts.hypothetical_chat(it, p) for it, p in pairs]
-    settings = {"kind": "hypothetical_samples", "n": calib["n_samples"],
-                "temperature": calib["temperature"],
-                "max_new_tokens": gen["hypothetical_max_new_tokens"], "seed": seed}
-    out = _model_calls(model_cfg, adapter, threads, samples, chats, settings,
-                       lambda b, c: b.sample(c, n=calib["n_samples"],
-                                             max_new_tokens=gen["hypothetical_max_new_tokens"],
-                                             temperature=calib["temperature"], seed=seed),
-                       chunk_size=max(1, gen["batch_size"] // calib["n_samples"]))
+    out = _samples(model_cfg, adapter, threads, samples, chats, "hypothetical_samples",
+                   gen["hypothetical_max_new_tokens"], calib, gen["batch_size"], seed)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "samples": s}
                  for (it, p), s in zip(pairs, out, strict=True)], samples)
     checkpoint.clear(samples)

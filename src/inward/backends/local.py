@@ -149,6 +149,18 @@ def attach_adapter(model: torch.nn.Module, adapter: str | Path) -> torch.nn.Modu
     return m
 
 
+def left_pad(rows: list[list[int]], fill: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows padded on the left with ``fill`` into one tensor, and their attention mask."""
+    n = max(len(r) for r in rows)
+    out = torch.full((len(rows), n), fill, dtype=torch.long)
+    mask = torch.zeros((len(rows), n), dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            out[i, n - len(r):] = torch.tensor(r, dtype=torch.long)
+            mask[i, n - len(r):] = 1
+    return out.to(device), mask.to(device)
+
+
 def _common_prefix(a: list[int], b: list[int]) -> int:
     n = min(len(a), len(b))
     for i in range(n):
@@ -233,15 +245,7 @@ class LocalBackend:
             yield order[s:s + bs]
 
     def _pad(self, seqs: list[list[int]]):
-        n = max(len(s) for s in seqs)
-        pad = self.tokenizer.pad_token_id or 0
-        ids = torch.full((len(seqs), n), pad, dtype=torch.long)
-        attn = torch.zeros((len(seqs), n), dtype=torch.long)
-        for r, s in enumerate(seqs):
-            if s:
-                ids[r, n - len(s):] = torch.tensor(s, dtype=torch.long)
-                attn[r, n - len(s):] = 1
-        return ids.to(self.device), attn.to(self.device)
+        return left_pad(seqs, self.tokenizer.pad_token_id or 0, self.device)
 
     def _forward(self, ids, attn, pos, cache):
         out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos,
