@@ -38,7 +38,7 @@ def test_every_expected_output_exists(repo):
                 "reports/report.md", "reports/tables/items.parquet",
                 "reports/tables/by_task_property.csv", "reports/tables/calibration_bins.csv"]:
         assert (repo / rel).is_file(), rel
-    curves = sorted(p.name for p in (repo / "reports/loss_curves").iterdir())
+    curves = sorted(p.name for p in (repo / "reports/loss_curves").glob("*.csv"))
     assert curves == sorted(f"{a}.csv" for a in ["smollm2__self", "gemma3__self",
                                                  "gemma3__cross__smollm2", "smollm2__cross__gemma3",
                                                  "smollm2__shift", "gemma3__shift"])
