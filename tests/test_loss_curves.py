@@ -18,8 +18,10 @@ def test_collect_and_long_frame(tmp_path):
     a = _adapter(tmp_path / "adapters", "m__self", [(0, "", 2.5), (4, 2.0, 1.5)])
     b = str(tmp_path / "adapters" / "m__hosted")  # a hosted finetune has no curve
     (tmp_path / "adapters" / "m__hosted").mkdir()
-    files = collect([b, a], str(tmp_path / "curves"))
+    out = tmp_path / "curves"
+    files = collect([b, a], [str(out / "m__hosted.csv"), str(out / "m__self.csv")])
     assert [f.name for f in files] == ["m__self.csv"]
+    assert (out / "m__hosted.csv").read_text() == "step,train_loss,val_loss\n"
     frame = long_frame(files).sort("split", "step")
     assert frame.select("agent", "step", "split", "loss").rows() == [
         ("m__self", 4, "training", 2.0), ("m__self", 0, "validation", 2.5),
@@ -29,7 +31,8 @@ def test_collect_and_long_frame(tmp_path):
 def test_loss_curves_step_writes_csvs_figure_and_page(tmp_path):
     adapters = [_adapter(tmp_path, n, [(0, "", 3.0), (2, 2.5, 2.0), (4, 2.0, 1.8)])
                 for n in ("a__self", "b__cross__a")]
-    steps.loss_curves(adapters=adapters, curves=str(tmp_path / "curves"),
+    steps.loss_curves(adapters=adapters, curves=[str(tmp_path / "curves" / f"{n}.csv")
+                                                 for n in ("a__self", "b__cross__a")],
                       figure=str(tmp_path / "loss.png"), page=str(tmp_path / "loss.html"))
     assert sorted(p.name for p in (tmp_path / "curves").iterdir()) == ["a__self.csv",
                                                                       "b__cross__a.csv"]

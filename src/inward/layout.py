@@ -70,7 +70,8 @@ METRICS = "reports/metrics.json"
 TABLES = "reports/tables"
 FIGURES = "reports/figures"
 REPORT = "reports/report.md"
-LOSS_CURVES = "reports/loss_curves"          # one CSV per local finetune (DVC plots)
+LOSS_CURVES = "reports/loss_curves"          # one CSV per finetune (DVC plots)
+LOSS_CURVE = "reports/loss_curves/{agent}.csv"
 LOSS_FIGURE = "reports/loss_curves.png"      # all of them in one figure
 LOSS_PAGE = "reports/loss_curves.html"       # ... and as an interactive page
 
@@ -81,6 +82,10 @@ def items_path(split: str) -> str:
 
 def sft_path(kind: str, model: str) -> str:
     return SFT.format(kind=kind, model=model)
+
+
+def loss_curve_path(agent: str) -> str:
+    return LOSS_CURVE.format(agent=agent)
 
 
 def train_path(agent: str) -> str:
@@ -219,4 +224,5 @@ def study_files(models: list[str]) -> list[str]:
             + [adapter_dir(a.name) for a in finetuned_agents(models)]
             + [object_dist_path(a) for a in objects]
             + [hypo_dist_path(a) for a in hypos]
-            + [METRICS, TABLES, FIGURES, REPORT, LOSS_CURVES, LOSS_FIGURE, LOSS_PAGE])
+            + [loss_curve_path(a.name) for a in finetuned_agents(models)]
+            + [METRICS, TABLES, FIGURES, REPORT, LOSS_FIGURE, LOSS_PAGE])

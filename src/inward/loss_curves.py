@@ -2,7 +2,8 @@
 draws) and one altair figure of all of them.
 
 Each local adapter folder holds ``loss_curve.csv`` (step, train_loss, val_loss: see
-``inward.lora``); a hosted finetune keeps its curves with the provider and contributes none.
+``inward.lora``); a hosted finetune keeps its curves with the provider, so its CSV holds the
+header only.
 """
 
 from __future__ import annotations
@@ -13,18 +14,23 @@ from pathlib import Path
 import altair as alt
 import polars as pl
 
+HEADER = "step,train_loss,val_loss\n"
 
-def collect(adapters: list[str], out_dir: str) -> list[Path]:
-    """Copy each adapter's loss curve to ``out_dir/<agent>.csv``; returns the files written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+
+def collect(adapters: list[str], curves: list[str]) -> list[Path]:
+    """Copy each adapter's loss curve to the CSV of the same agent name in ``curves`` (the
+    header alone where the adapter has none); returns the CSVs that hold a curve."""
+    dest = {Path(c).stem: Path(c) for c in curves}
     written = []
     for adapter in sorted(adapters):
+        out = dest[Path(adapter).name]
+        out.parent.mkdir(parents=True, exist_ok=True)
         curve = Path(adapter) / "loss_curve.csv"
         if curve.is_file():
-            dest = out / f"{Path(adapter).name}.csv"
-            shutil.copyfile(curve, dest)
-            written.append(dest)
+            shutil.copyfile(curve, out)
+            written.append(out)
+        else:
+            out.write_text(HEADER)
     return written
 
 
@@ -60,9 +66,9 @@ def chart(frame: pl.DataFrame, width: int, height: int):
 PANEL = {"width": 220, "height": 140, "scale": 2}
 
 
-def loss_curves(adapters: list[str], out_dir: str, figure: str, page: str) -> None:
+def loss_curves(adapters: list[str], curve_files: list[str], figure: str, page: str) -> None:
     """The ``loss_curves`` rule: per-adapter CSVs, ``figure`` (PNG) and ``page`` (HTML)."""
-    curves = collect(adapters, out_dir)
+    curves = collect(adapters, curve_files)
     fig = chart(long_frame(curves), PANEL["width"], PANEL["height"])
     Path(figure).parent.mkdir(parents=True, exist_ok=True)
     fig.save(page, inline=True)

@@ -225,12 +225,14 @@ def report(*, metrics: str, tables: str, figures: str, report: str, params_file:
     write_report(metrics, tables, figures, report, params_file)
 
 
-def loss_curves(*, adapters: list, curves: str, figure: str, page: str,
+def loss_curves(*, adapters: list, curves: list, figure: str, page: str,
                 threads: int = 1) -> None:
-    """Every local finetune's loss curve as CSV (DVC plots), one figure and one page."""
+    """Every finetune's loss curve as CSV (DVC plots), one figure and one page."""
     from inward.loss_curves import loss_curves as draw
 
-    draw([adapters] if isinstance(adapters, str) else adapters, curves, figure, page)
+    def listed(x):
+        return [x] if isinstance(x, str) else list(x)
+    draw(listed(adapters), listed(curves), figure, page)
 
 
 STEPS = {

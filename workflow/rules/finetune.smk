@@ -147,7 +147,7 @@ rule loss_curves:
     input:
         adapters=[layout.adapter_dir(a.name) for a in layout.finetuned_agents(MODELS)],
     output:
-        curves=directory(layout.LOSS_CURVES),
+        curves=[layout.loss_curve_path(a.name) for a in layout.finetuned_agents(MODELS)],
         figure=layout.LOSS_FIGURE,
         page=layout.LOSS_PAGE,
     log:
