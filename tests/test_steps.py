@@ -306,3 +306,23 @@ def test_outputs_honour_the_umask(tmp_path, umask_022):
     os.umask(0o077)
     write_jsonl([{"a": 1}], out)
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_run_rule_honours_the_umask_on_a_list_of_outputs(tmp_path):
+    """An output named by a list of files (the loss-curve CSVs) is handled file by file."""
+    adapters = []
+    for name in ("a__self", "b__self"):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "loss_curve.csv").write_text("step,train_loss,val_loss\n0,,2.0\n2,1.5,1.2\n")
+        adapters.append(str(d))
+    curves = [str(tmp_path / "curves" / f"{n}.csv") for n in ("a__self", "b__self")]
+    old = os.umask(0o022)
+    try:
+        steps.run_rule(Smk("loss_curves", input={"adapters": adapters},
+                           output={"curves": curves, "figure": str(tmp_path / "l.png"),
+                                   "page": str(tmp_path / "l.html")}))
+    finally:
+        os.umask(old)
+    for path in [*curves, str(tmp_path / "l.png")]:
+        assert os.stat(path).st_mode & 0o777 == 0o644, path

@@ -279,7 +279,8 @@ def run_rule(smk) -> None:
             traceback.print_exc()  # into the rule's log, where its progress lines are
             raise
     for out in dict(smk.output.items()).values():  # temp-file writers leave 0600 files
-        honour_umask(out)
+        for path in [out] if isinstance(out, str | os.PathLike) else out:  # a list of files
+            honour_umask(path)
 
 
 __all__ = ["STEPS", "run_rule"]
