@@ -1,5 +1,7 @@
 """Loss curves of the finetunes: collected per adapter, drawn as one figure."""
 
+from pathlib import Path
+
 import polars as pl
 
 from inward import steps
@@ -39,3 +41,17 @@ def test_loss_curves_step_writes_csvs_figure_and_page(tmp_path):
     assert pl.read_csv(tmp_path / "curves" / "a__self.csv")["val_loss"].to_list() == [3.0, 2.0, 1.8]
     assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
     assert "b__cross__a" in (tmp_path / "loss.html").read_text()
+
+
+def test_hosted_finetunes_only_give_header_csvs_and_a_figure(tmp_path):
+    """Hosted finetunes have no local curve: each CSV is the header, the figure still draws."""
+    adapters = []
+    for n in ("a__self", "b__cross__a"):
+        (tmp_path / n).mkdir()
+        (tmp_path / n / "finetuned_model.json").write_text("{}")
+        adapters.append(str(tmp_path / n))
+    curves = [str(tmp_path / "curves" / f"{n}.csv") for n in ("a__self", "b__cross__a")]
+    steps.loss_curves(adapters=adapters, curves=curves, figure=str(tmp_path / "loss.png"),
+                      page=str(tmp_path / "loss.html"))
+    assert all(Path(c).read_text() == "step,train_loss,val_loss\n" for c in curves)
+    assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"

@@ -51,6 +51,10 @@ def long_frame(curves: list[Path]) -> pl.DataFrame:
 
 
 def chart(frame: pl.DataFrame, width: int, height: int):
+    if frame.is_empty():  # hosted finetunes only: their curves stay with the provider
+        note = pl.DataFrame({"note": ["No local finetune: no loss curves to draw."]})
+        return alt.Chart(note).mark_text().encode(text="note:N").properties(
+            width=width, height=height // 2)
     return (alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("step:Q", title="optimiser step"),
         y=alt.Y("loss:Q", title="loss per assistant token"),
