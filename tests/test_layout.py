@@ -78,3 +78,15 @@ def test_study_files_lie_under_the_dvc_outs_and_cover_every_kind_of_output():
     one = study_files(["a"])
     assert "data/sft/cross/a.jsonl" not in one and "results/adapters/a__self" in one
     assert not any("shift" in f or "cross" in f for f in one)
+
+
+def test_calibrated_agent_patterns_match_exactly_the_calibration_agents():
+    import re
+
+    models = ["m1", "gpt-4o-mini", "llama_3.1-8b"]
+    objects, hypos = layout.calibration_agents(models)
+    every = {a.name for a in layout.finetuned_agents(models)} | set(models)
+    for pattern, wanted in ((layout.CALIBRATED_OBJECT_AGENT, set(objects)),
+                            (layout.CALIBRATED_HYPO_AGENT, set(hypos))):
+        assert {a for a in every if re.fullmatch(pattern, a)} == wanted
+    assert any(a.endswith("__shift") for a in every)

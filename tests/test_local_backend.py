@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from inward.backends import Backend
-from inward.backends.local import first_line
+from inward.backends.local import first_line, sample_rows
 
 QUESTIONS = [
     "What is the capital of France? Answer in one word.",
@@ -179,3 +179,32 @@ def test_prompts_sharing_a_prefix_are_grouped_and_answer_as_alone(smollm_backend
     alone = [b.answer_distribution([c], k=4)[0] for c in SHARED]
     for d, e in zip(together, alone):
         assert d.keys() == e.keys() and all(abs(d[t] - e[t]) < 1e-4 for t in d)
+
+
+def test_sample_rows_draws_from_the_tempered_softmax():
+    """Frequencies of 20000 draws match softmax(logits / T) (chi-square), a zero-probability
+    token is never drawn, and each row's draw depends only on its own generator."""
+    logits = torch.tensor([[2.0, 0.0, -1.0, float("-inf"), 1.0]])
+    gens = [torch.Generator().manual_seed(7)]
+    counts = torch.zeros(5)
+    for _ in range(20000):
+        counts[sample_rows(logits, 0.7, gens)] += 1
+    expected = torch.softmax(logits[0] / 0.7, -1) * 20000
+    assert counts[3] == 0
+    keep = expected > 0
+    chi2 = float((((counts - expected) ** 2)[keep] / expected[keep]).sum())
+    assert chi2 < 18.5  # 3 degrees of freedom, p = 0.0003
+    pair = sample_rows(torch.stack([logits[0], logits[0]]), 1.0,
+                       [torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)])
+    alone = sample_rows(logits, 1.0, [torch.Generator().manual_seed(2)])
+    assert int(pair[1]) == int(alone[0])
+
+
+def test_greedy_and_samples_equal_generate_and_sample(smollm_backend):
+    """One pass gives the greedy answers of ``generate`` and the samples of ``sample``."""
+    b = smollm_backend
+    both = b.greedy_and_samples(CHATS[:3], n=3, max_new_tokens=6, temperature=1.0, seed=4)
+    assert [g for g, _ in both] == b.generate(CHATS[:3], max_new_tokens=6)
+    assert [s for _, s in both] == b.sample(CHATS[:3], n=3, max_new_tokens=6, temperature=1.0,
+                                            seed=4)
+    assert len({x for _, s in both for x in s}) > 1  # it does sample

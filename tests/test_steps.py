@@ -235,7 +235,8 @@ def test_run_rule_unknown_rule(tmp_path):
 
 def test_steps_cover_every_rule():
     assert set(steps.STEPS) == {"items", "object_answers", "hypothetical_answers",
-                                "object_samples", "hypothetical_samples", "self_data",
+                                "object_answers_and_samples",
+                                "hypothetical_answers_and_samples", "self_data",
                                 "cross_data", "replay_data", "shift_data", "training_data",
                                 "finetune", "finetune_shift", "evaluate", "figures", "report",
                                 "loss_curves"}

@@ -193,6 +193,8 @@ def test_resources_are_packaged():
     assert len(prose) >= 200
     header = tasks.resources.files("inward").joinpath("resources", "prose.txt").read_text()
     assert "Pride and Prejudice" in header.splitlines()[0] and "public domain" in header
+    stories = resource_lines("stories.txt")
+    assert len(stories) >= 80 and not set(stories) & set(prose)
     for name in ("animals.txt", "colours.txt", "countries.txt", "english_words.txt"):
         words = resource_lines(name)
         assert len(words) >= 50 and len(set(words)) == len(words)
@@ -201,7 +203,7 @@ def test_resources_are_packaged():
 def test_finite_tasks_generate_exactly_their_maximum_and_refuse_more():
     from inward.tasks import max_items
 
-    for name in ("wealth_seeking", "power_seeking", "prose"):
+    for name in ("wealth_seeking", "power_seeking", "prose", "stories"):
         most = max_items(name)
         assert most and len(generate_items(name, most, seed=3)) == most, name
         with pytest.raises(ValueError, match=f"at most {most} distinct prompts; asked for"):

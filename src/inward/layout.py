@@ -195,6 +195,13 @@ def object_needs(models: list[str]) -> list[tuple[str, str]]:
     return needs
 
 
+# The agents of ``calibration_agents`` as regular expressions, for Snakemake's wildcard
+# constraints: their held-out answers are computed together with their samples.
+_MODEL_RE = r"[A-Za-z0-9][A-Za-z0-9.-]*(?:_[A-Za-z0-9.-]+)*"
+CALIBRATED_OBJECT_AGENT = rf"{_MODEL_RE}(?:{SEP}self)?"
+CALIBRATED_HYPO_AGENT = rf"{_MODEL_RE}(?:{SEP}self|{SEP}cross{SEP}{_MODEL_RE})?"
+
+
 def calibration_agents(models: list[str]) -> tuple[list[str], list[str]]:
     """(agents needing object-level distributions, agents needing hypothetical distributions)."""
     objects = [m for m in models] + [f"{m}{SEP}self" for m in models]

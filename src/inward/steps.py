@@ -114,42 +114,58 @@ def hypothetical_answers(*, item_file: str, answers: str, model_cfg: dict, gen: 
     checkpoint.clear(answers)
 
 
-def _samples(model_cfg: dict, adapter: str | None, threads: int, out: str,
-             chats: list[list[dict]], kind: str, max_new_tokens: int, calib: dict,
-             batch_size: int, seed: int) -> list[list[str]]:
-    """``calib["n_samples"]`` answers per chat at the calibration temperature, resumably."""
+def _answers_and_samples(model_cfg: dict, adapter: str | None, threads: int, out: str,
+                         chats: list[list[dict]], kind: str, max_new_tokens: int, calib: dict,
+                         batch_size: int, seed: int) -> list[tuple[str, list[str]]]:
+    """Per chat, the greedy answer and ``calib["n_samples"]`` answers at the calibration
+    temperature, from one pass over the prompts (a local model prefills each prompt once for
+    both), resumably."""
+    from inward.backends import greedy_and_samples
+
     n, temperature = calib["n_samples"], calib["temperature"]
     settings = {"kind": kind, "n": n, "temperature": temperature,
                 "max_new_tokens": max_new_tokens, "seed": seed}
-    return _model_calls(model_cfg, adapter, threads, out, chats, settings,
-                        lambda b, c: b.sample(c, n=n, max_new_tokens=max_new_tokens,
-                                              temperature=temperature, seed=seed),
-                        chunk_size=max(1, batch_size // n))
+    out_rows = _model_calls(model_cfg, adapter, threads, out, chats, settings,
+                            lambda b, c: [list(x) for x in greedy_and_samples(
+                                b, c, n, max_new_tokens, temperature, seed)],
+                            chunk_size=batch_size)
+    return [(g, s) for g, s in out_rows]
 
 
-def object_samples(*, item_file: str, samples: str, model_cfg: dict, gen: dict, calib: dict,
-                   seed: int, adapter: str | None = None, threads: int = 1) -> None:
-    """``n_samples`` sampled object-level answers per item: the object-level distribution."""
+def object_answers_and_samples(*, item_file: str, answers: str, samples: str, model_cfg: dict,
+                               gen: dict, calib: dict, seed: int, adapter: str | None = None,
+                               threads: int = 1) -> None:
+    """The greedy object-level answer to every held-out item (as ``object_answers``) and
+    ``n_samples`` sampled answers per item: the object-level distribution of the calibration
+    MAD. One job, so each prompt is computed once."""
     its = load_items(item_file)
     chats = [prompts.object_chat(it, gen["demonstration"]) for it in its]
-    out = _samples(model_cfg, adapter, threads, samples, chats, "samples",
-                   gen["object_max_new_tokens"], calib, gen["batch_size"], seed)
+    out = _answers_and_samples(model_cfg, adapter, threads, samples, chats,
+                               "object+samples", gen["object_max_new_tokens"], calib,
+                               gen["batch_size"], seed)
+    write_jsonl([{"task": it.task, "item_id": it.item_id, "response": g}
+                 for it, (g, _) in zip(its, out, strict=True)], answers)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "samples": s}
-                 for it, s in zip(its, out, strict=True)], samples)
+                 for it, (_, s) in zip(its, out, strict=True)], samples)
     checkpoint.clear(samples)
 
 
-def hypothetical_samples(*, item_file: str, samples: str, model_cfg: dict, gen: dict,
-                         calib: dict, props: list, seed: int, adapter: str | None = None,
-                         threads: int = 1) -> None:
-    """``n_samples`` sampled hypothetical answers per (item, property), at the calibration
-    temperature: the hypothetical-level distribution of the calibration MAD."""
+def hypothetical_answers_and_samples(*, item_file: str, answers: str, samples: str,
+                                     model_cfg: dict, gen: dict, calib: dict, props: list,
+                                     seed: int, adapter: str | None = None,
+                                     threads: int = 1) -> None:
+    """The greedy hypothetical answer of every (item, property) (as ``hypothetical_answers``)
+    and ``n_samples`` sampled answers at the calibration temperature: the hypothetical-level
+    distribution of the calibration MAD. One job, so each prompt is computed once."""
     pairs = study_pairs(load_items(item_file), props)
     chats = [prompts.hypothetical_chat(it, p) for it, p in pairs]
-    out = _samples(model_cfg, adapter, threads, samples, chats, "hypothetical_samples",
-                   gen["hypothetical_max_new_tokens"], calib, gen["batch_size"], seed)
+    out = _answers_and_samples(model_cfg, adapter, threads, samples, chats,
+                               "hypothetical+samples", gen["hypothetical_max_new_tokens"],
+                               calib, gen["batch_size"], seed)
+    write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "response": g}
+                 for (it, p), (g, _) in zip(pairs, out, strict=True)], answers)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "samples": s}
-                 for (it, p), s in zip(pairs, out, strict=True)], samples)
+                 for (it, p), (_, s) in zip(pairs, out, strict=True)], samples)
     checkpoint.clear(samples)
 
 
@@ -239,8 +255,8 @@ STEPS = {
     "items": build_items,
     "object_answers": object_answers,
     "hypothetical_answers": hypothetical_answers,
-    "object_samples": object_samples,
-    "hypothetical_samples": hypothetical_samples,
+    "object_answers_and_samples": object_answers_and_samples,
+    "hypothetical_answers_and_samples": hypothetical_answers_and_samples,
     "self_data": prediction_data,
     "cross_data": prediction_data,
     "replay_data": object_data,

@@ -11,6 +11,7 @@ digits                    sequence         train
 arithmetic_mc             multiple_choice  train
 wealth_seeking            ab_choice        train
 power_seeking             ab_choice        train
+stories                   prose            train
 colours                   sequence         test
 countries                 sequence         test
 prose                     prose            test
@@ -140,8 +141,8 @@ def _digits(rng: random.Random) -> tuple[str, None]:
     return prompt, None
 
 
-def _prose_pool() -> list[str]:
-    return [s for s in resource_lines("prose.txt") if len(s.split()) >= 8]
+def _prose_pool(resource: str = "prose.txt") -> list[str]:
+    return [s for s in resource_lines(resource) if len(s.split()) >= 8]
 
 
 def _prose_cuts(words: list[str]) -> range:
@@ -149,15 +150,19 @@ def _prose_cuts(words: list[str]) -> range:
     return range(max(3, round(len(words) * 0.3)), round(len(words) * 0.6) + 1)
 
 
-def _prose(rng: random.Random) -> tuple[str, None]:
-    ws = rng.choice(_prose_pool()).split()
-    cuts = _prose_cuts(ws)
-    cut = rng.randint(cuts.start, cuts.stop - 1)
-    start = " ".join(ws[:cut])
-    prompt = (f"Here is the beginning of a sentence from a novel:\n{start}\nContinue the "
-              "sentence from where it stops. Reply with the continuation only, without "
-              "repeating the beginning.")
-    return prompt, None
+def _prose_task(resource: str, source: str) -> Generator:
+    """Continue a sentence of ``resource``, cut after 30-60% of its words; ``source`` names
+    where the sentence comes from in the prompt ("a novel", "a story")."""
+    def gen(rng: random.Random) -> tuple[str, None]:
+        ws = rng.choice(_prose_pool(resource)).split()
+        cuts = _prose_cuts(ws)
+        cut = rng.randint(cuts.start, cuts.stop - 1)
+        start = " ".join(ws[:cut])
+        prompt = (f"Here is the beginning of a sentence from {source}:\n{start}\nContinue the "
+                  "sentence from where it stops. Reply with the continuation only, without "
+                  "repeating the beginning.")
+        return prompt, None
+    return gen
 
 
 def _options_block(options: list[str]) -> str:
@@ -282,11 +287,11 @@ _POWER = [
 ]
 
 
-@cache
-def _prose_capacity() -> int:
+def _prose_capacity(resource: str) -> Callable[[], int]:
     """Distinct sentence beginnings (two sentences may share one)."""
-    return len({" ".join(ws[:cut]) for ws in (s.split() for s in _prose_pool())
-                for cut in _prose_cuts(ws)})
+    return cache(lambda: len({" ".join(ws[:cut]) for ws in (s.split() for s in
+                                                             _prose_pool(resource))
+                              for cut in _prose_cuts(ws)}))
 
 
 def _scenario_capacity(table: list[tuple[str, str, str]], counts: list[int]) -> Callable[[], int]:
@@ -328,9 +333,12 @@ TASKS: dict[str, TaskSpec] = {s.name: s for s in [
           _sequence("colours", "colours.txt")),
     _spec("countries", "sequence", "test", "continue a list of country names",
           _sequence("countries", "countries.txt")),
+    _spec("stories", "prose", "train",
+          "continue a sentence from a short everyday scene (text written for inward)",
+          _prose_task("stories.txt", "a story"), capacity=_prose_capacity("stories.txt")),
     _spec("prose", "prose", "test",
-          "continue a sentence from Pride and Prejudice (public domain)", _prose,
-          capacity=_prose_capacity),
+          "continue a sentence from Pride and Prejudice (public domain)",
+          _prose_task("prose.txt", "a novel"), capacity=_prose_capacity("prose.txt")),
     _spec("capitals_mc", "multiple_choice", "test", "4-option capital-city questions",
           _capitals),
     _spec("myopic_reward", "ab_choice", "test", "A/B choice: smaller reward sooner or larger "

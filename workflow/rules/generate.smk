@@ -64,21 +64,30 @@ rule hypothetical_answers:
         STEP
 
 
-rule object_samples:
+# The held-out answers of an agent whose calibration is measured come with their samples:
+# one job computes each prompt once for the greedy answer and the sampled ones.
+ruleorder: object_answers_and_samples > object_answers
+ruleorder: hypothetical_answers_and_samples > hypothetical_answers
+
+
+rule object_answers_and_samples:
     input:
         item_file=layout.items_path("test"),
         adapter=adapter_of,
     output:
+        answers=layout.OBJECT.replace("{split}", "test"),
         samples=layout.OBJECT_DIST,
+    wildcard_constraints:
+        agent=layout.CALIBRATED_OBJECT_AGENT,
     params:
         model_cfg=model_of,
         gen=config["generation"],
         calib=config["calibration"],
         seed=SEED,
     log:
-        "logs/calibration/{agent}_object.log",
+        "logs/object/{agent}_test.log",
     benchmark:
-        "logs/benchmarks/calibration/{agent}_object.tsv"
+        "logs/benchmarks/object/{agent}_test.tsv"
     threads: MODEL_THREADS
     resources:
         mem_mb=6000,
@@ -87,12 +96,15 @@ rule object_samples:
         STEP
 
 
-rule hypothetical_samples:
+rule hypothetical_answers_and_samples:
     input:
         item_file=layout.items_path("test"),
         adapter=adapter_of,
     output:
+        answers=layout.HYPO,
         samples=layout.HYPO_DIST,
+    wildcard_constraints:
+        agent=layout.CALIBRATED_HYPO_AGENT,
     params:
         model_cfg=model_of,
         gen=config["generation"],
@@ -100,9 +112,9 @@ rule hypothetical_samples:
         props=PROPS,
         seed=SEED,
     log:
-        "logs/calibration/{agent}_hypothetical.log",
+        "logs/hypothetical/{agent}.log",
     benchmark:
-        "logs/benchmarks/calibration/{agent}_hypothetical.tsv"
+        "logs/benchmarks/hypothetical/{agent}.tsv"
     threads: MODEL_THREADS
     resources:
         mem_mb=6000,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Backend", "finetune", "get_backend", "load_backend"]
+__all__ = ["Backend", "finetune", "get_backend", "greedy_and_samples", "load_backend"]
 
 
 @runtime_checkable
@@ -25,6 +25,19 @@ class Backend(Protocol):
 
     def answer_distribution(self, chats: list[list[dict]], k: int = 5) -> list[dict[str, float]]:
         ...
+
+
+def greedy_and_samples(backend: Backend, chats: list[list[dict]], n: int, max_new_tokens: int,
+                       temperature: float, seed: int) -> list[tuple[str, list[str]]]:
+    """Per chat, the greedy answer and ``n`` sampled answers. A local model computes both from
+    one prefill; other backends make the two calls."""
+    if hasattr(backend, "greedy_and_samples") and temperature and temperature > 0 and n >= 1:
+        return backend.greedy_and_samples(chats, n, max_new_tokens=max_new_tokens,
+                                          temperature=temperature, seed=seed)
+    greedy = backend.generate(chats, max_new_tokens=max_new_tokens, temperature=0.0, seed=seed)
+    samples = backend.sample(chats, n=n, max_new_tokens=max_new_tokens,
+                             temperature=temperature, seed=seed)
+    return list(zip(greedy, samples, strict=True))
 
 
 def _kind(model_cfg: dict) -> str:

@@ -190,6 +190,24 @@ def _prefix_groups(seqs: list[list[int]]) -> list[list[int]]:
     return groups
 
 
+def sample_rows(logits: torch.Tensor, temperature: float,
+                gens: list[torch.Generator]) -> torch.Tensor:
+    """One token per row of ``logits`` [B, V], drawn from softmax(logits / temperature) by
+    inverse-CDF sampling with one uniform number from each row's own generator.
+
+    Same distribution as ``torch.multinomial`` per row, but about 3x faster on a large
+    vocabulary (Gemma's 262k tokens): two vectorised passes over the batch instead of one
+    multinomial call per row. The unnormalised CDF is a float32 cumulative sum; its rounding
+    moves a token's probability by about 1e-5 of the total at most."""
+    weights = ((logits - logits.amax(-1, keepdim=True)) / temperature).exp_()
+    cdf = weights.cumsum(-1)
+    u = torch.cat([torch.rand(1, generator=g, device=logits.device) for g in gens])
+    # side="right": the first token whose CDF exceeds the target, so a zero-weight token is
+    # never drawn, and u < 1 keeps the index inside the vocabulary
+    idx = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(1).contiguous(), right=True)
+    return idx.squeeze(1).clamp_(max=logits.shape[-1] - 1)
+
+
 def first_line(text: str) -> str:
     """The first non-blank line of ``text`` ("" if there is none)."""
     for line in text.split("\n"):
@@ -324,12 +342,14 @@ class LocalBackend:
         started = torch.zeros(B, dtype=torch.bool, device=self.device)
         outs: list[list[int]] = [[] for _ in range(B)]
         for step in range(max_new_tokens):
-            if temperature and temperature > 0:
-                probs = torch.softmax(logits / temperature, dim=-1)
-                nxt = torch.cat([torch.multinomial(probs[j], 1, generator=gens[r])
-                                 for j, r in enumerate(active.tolist())])
-            else:
-                nxt = logits.argmax(-1)
+            nxt = logits.argmax(-1)
+            if gens is not None and temperature and temperature > 0:
+                # rows without a generator stay greedy (``greedy_and_samples``)
+                act = active.tolist()
+                rows = [j for j, r in enumerate(act) if gens[r] is not None]
+                if rows:
+                    nxt[rows] = sample_rows(logits[rows], temperature,
+                                            [gens[act[j]] for j in rows])
             for r, tk in zip(active.tolist(), nxt.tolist()):
                 outs[r].append(tk)
             st = started[active]
@@ -421,11 +441,41 @@ class LocalBackend:
             outs = self._decode_batch([ids[i] for i in idx], max_new_tokens, temperature,
                                       [gens[i * n + j] for i in idx for j in range(n)], n)
             self.last_generated_tokens += sum(len(o) for o in outs)
+            outs = [self._until_stop(o) for o in outs]
             with self.tokenizer_lock:
                 texts = self.tokenizer.batch_decode(outs, skip_special_tokens=True)
             for r, i in enumerate(idx):
                 answers[i] = [first_line(x) for x in texts[r * n:(r + 1) * n]]
         return answers
+
+    def greedy_and_samples(self, chats: list[list[dict]], n: int, max_new_tokens: int = 32,
+                           temperature: float = 1.0,
+                           seed: int = 0) -> list[tuple[str, list[str]]]:
+        """Per chat, the greedy answer and ``n`` sampled answers from one prefill: each prompt's
+        KV cache is repeated ``n + 1`` times, row 0 decoded greedily and the others sampled with
+        the generators ``sample`` uses, so the samples equal ``sample``'s up to float rounding
+        of the batch layout."""
+        if not chats:
+            return []
+        ids = self.encode(chats)
+        sampled = self._row_generators([row for row in ids for _ in range(n)], seed)
+        gens: list[torch.Generator | None] = []
+        for i in range(len(ids)):
+            gens += [None, *sampled[i * n:(i + 1) * n]]
+        out: list[tuple[str, list[str]] | None] = [None] * len(chats)
+        self.last_generated_tokens = 0
+        k = n + 1
+        for idx in self._batches(ids, max(1, self.batch_size // k)):
+            outs = self._decode_batch([ids[i] for i in idx], max_new_tokens, temperature,
+                                      [gens[i * k + j] for i in idx for j in range(k)], k)
+            self.last_generated_tokens += sum(len(o) for o in outs)
+            outs = [self._until_stop(o) for o in outs]
+            with self.tokenizer_lock:
+                texts = [first_line(x) for x in
+                         self.tokenizer.batch_decode(outs, skip_special_tokens=True)]
+            for r, i in enumerate(idx):
+                out[i] = (texts[r * k], texts[r * k + 1:(r + 1) * k])
+        return out  # type: ignore[return-value]
 
     @torch.inference_mode()
     def next_token_logprobs(self, chats: list[list[dict]]) -> torch.Tensor:
