@@ -5,7 +5,7 @@ import json
 import polars as pl
 import pytest
 
-from inward import io
+from inward import io, sft
 from inward.prompts import hypothetical_chat, object_chat
 from inward.sft import object_examples, prediction_examples, write_chat_jsonl
 from inward.tasks import Item, generate_items
@@ -93,3 +93,21 @@ def test_object_examples_keep_the_demonstration_the_answers_were_produced_with()
                             demonstration=True)
     assert [m["role"] for m in ex["messages"]] == ["user", "assistant", "user", "assistant"]
     assert ex["messages"][-1]["content"] == "red blue"
+
+
+def test_format_anchor_examples_quote_a_text_and_answer_it_correctly():
+    from inward import rules
+
+    props = ["first_character", "second_character", "first_word", "starts_with_vowel",
+             "among_a_or_c", "matches_target"]
+    ex = sft.format_anchor_examples(props, 5, seed=3)
+    assert len(ex) == 20  # the option properties get none: they do not read a text
+    assert ex == sft.format_anchor_examples(props, 5, seed=3)
+    assert ex != sft.format_anchor_examples(props, 5, seed=4)
+    for e in ex:
+        user, answer = e["messages"][0]["content"], e["messages"][1]["content"]
+        text = user.split("<<<\n")[1].split("\n>>>")[0]
+        assert "reply you gave" not in user and "Earlier you were" not in user
+        prop = next(p for p, q in sft.ANCHOR_QUESTIONS.items() if user.endswith(q))
+        assert answer == rules.object_value(prop, "anchor", text) and answer
+    assert {e["messages"][1]["content"] for e in ex[15:]} <= {"true", "false"}

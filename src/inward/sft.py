@@ -122,3 +122,43 @@ def write_chat_jsonl(examples: Iterable[dict], path: str | Path) -> Path:
                            for m in msgs) or msgs[-1]["role"] != "assistant":
             raise ValueError(f"example {n} is not a chat example ending with an assistant turn")
     return io.write_jsonl(examples, path)
+
+
+# Questions about a quoted text, one per property that reads an answer's text: the same
+# answer formats as the hypothetical questions, with no reference to the model's own replies.
+_ANCHOR_CHAR = ("What is the {nth} character of this text? Count from the start of the text. "
+                "Answer with that single character and nothing else.")
+_ANCHOR_WORD = "What is the {nth} word of this text? Answer with that single word only."
+ANCHOR_QUESTIONS = {
+    **{f"{nth}_character": _ANCHOR_CHAR.format(nth=nth) for nth in ("first", "second", "third")},
+    **{f"{nth}_word": _ANCHOR_WORD.format(nth=nth) for nth in ("first", "second", "third")},
+    "starts_with_vowel": ("Does this text begin with a vowel (a, e, i, o or u)? Answer with "
+                          "true or false only."),
+}
+_ANCHOR_WORDS = ("colours.txt", "countries.txt")
+
+
+def format_anchor_examples(properties: list[str], per_property: int, seed: int,
+                           rule_set: str = "paper") -> list[dict]:
+    """Property questions about a quoted text of random colour and country names, answered
+    correctly (``per_property`` per text property in ``properties``).
+
+    Mixed into the behaviour-shift finetune, they keep the answer formats of the hypothetical
+    questions (a tiny model finetuned on object-level answers alone forgets them and answers
+    "the" to every question) without saying anything about the model's own behaviour, old or
+    new: the text is quoted, not the model's reply to any prompt."""
+    from inward import rules
+    from inward.tasks import resource_lines
+
+    words = [w for f in _ANCHOR_WORDS for w in resource_lines(f) if " " not in w]
+    rng = random.Random(f"inward-anchors:{seed}")
+    out = []
+    for prop in properties:
+        question = ANCHOR_QUESTIONS.get(prop)
+        for _ in range(per_property if question else 0):
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(3, 6)))
+            value = rules.object_value(prop, "anchor", text, None, rule_set)
+            content = (f"Here is a text between the markers below.\n<<<\n{text}\n>>>\n"
+                       f"{question}")
+            out.append(_example(content, value))
+    return out

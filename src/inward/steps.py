@@ -195,6 +195,22 @@ def object_data(*, item_file: str, answers: str, data: str, cap: int, seed: int,
     _log(f"{len(examples)} object-level examples -> {data}")
 
 
+def shift_data(*, item_file: str, answers: str, data: str, cap: int, seed: int,
+               demonstration: bool, anchors_per_property: int = 0, props: list | None = None,
+               rule_set: str = "paper", threads: int = 1) -> None:
+    """The behaviour-shift examples: another model's object-level answers to the training
+    items, plus ``anchors_per_property`` questions about a quoted text per text property (they
+    keep the answer formats of the hypothetical questions; they say nothing about any model's
+    behaviour)."""
+    its = load_items(item_file)
+    responses = {(a["task"], a["item_id"]): a["response"] for a in read_jsonl(answers)}
+    examples = sft.object_examples(its, responses, cap, seed, demonstration)
+    anchors = sft.format_anchor_examples(list(props or []), anchors_per_property, seed,
+                                         rule_set)
+    sft.write_chat_jsonl(examples + anchors, data)
+    _log(f"{len(examples)} object-level examples and {len(anchors)} anchor examples -> {data}")
+
+
 def training_data(*, sources: list, train: str, val: str, validation_fraction: float, seed: int,
                   threads: int = 1) -> None:
     """One finetune's training and validation sets, mixed from its example files."""
@@ -260,7 +276,7 @@ STEPS = {
     "self_data": prediction_data,
     "cross_data": prediction_data,
     "replay_data": object_data,
-    "shift_data": object_data,
+    "shift_data": shift_data,
     "training_data": training_data,
     "finetune": finetune,
     "finetune_shift": finetune,

@@ -1,6 +1,9 @@
 # Finetuning data and finetunes: self-prediction, cross-prediction, behaviour shift.
 
 
+# Priorities keep the two cores on the study's longest chain first (object answers to the
+# training items -> self finetune -> the self-trained model's answers -> cross finetune ->
+# its hypothetical answers); the other model jobs fill the gaps.
 rule self_data:
     input:
         item_file=layout.items_path("train"),
@@ -14,6 +17,7 @@ rule self_data:
         rule_set=config["metrics"].get("rules", "paper"),
     log:
         "logs/sft/self_{model}.log",
+    priority: 50
     threads: 1
     script:
         STEP
@@ -33,6 +37,7 @@ rule cross_data:
         rule_set=config["metrics"].get("rules", "paper"),
     log:
         "logs/sft/cross_{model}.log",
+    priority: 50
     threads: 1
     script:
         STEP
@@ -52,13 +57,15 @@ rule replay_data:
         demonstration=config["generation"]["demonstration"],
     log:
         "logs/sft/replay_{model}.log",
+    priority: 50
     threads: 1
     script:
         STEP
 
 
 rule shift_data:
-    # Object-level answers of another model: finetuning on them shifts the behaviour.
+    # Object-level answers of another model: finetuning on them shifts the behaviour. Questions
+    # about quoted texts keep the hypothetical answer formats (see sft.format_anchor_examples).
     input:
         item_file=layout.items_path("train"),
         answers=shift_source_answers,
@@ -66,6 +73,9 @@ rule shift_data:
         data=layout.SFT.replace("{kind}", "shift"),
     params:
         cap=config["sft"]["shift_per_task"],
+        anchors_per_property=config["sft"].get("shift_anchors", 0),
+        props=PROPS,
+        rule_set=config["metrics"]["rules"],
         seed=SEED,
         demonstration=config["generation"]["demonstration"],
     log:
@@ -87,6 +97,7 @@ rule training_data:
         seed=SEED,
     log:
         "logs/sft/training_{agent}.log",
+    priority: 50
     threads: 1
     script:
         STEP
@@ -108,6 +119,7 @@ rule finetune:
         "logs/finetune/{agent}.log",
     benchmark:
         "logs/benchmarks/finetune/{agent}.tsv"
+    priority: 50
     threads: MODEL_THREADS
     resources:
         mem_mb=8000,
@@ -134,6 +146,7 @@ rule finetune_shift:
         "logs/finetune/{agent}.log",
     benchmark:
         "logs/benchmarks/finetune/{agent}.tsv"
+    priority: 5
     threads: MODEL_THREADS
     resources:
         mem_mb=8000,

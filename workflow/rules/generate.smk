@@ -33,6 +33,7 @@ rule object_answers:
         "logs/object/{agent}_{split}.log",
     benchmark:
         "logs/benchmarks/object/{agent}_{split}.tsv"
+    priority: 40
     threads: MODEL_THREADS
     resources:
         mem_mb=6000,
@@ -115,6 +116,7 @@ rule hypothetical_answers_and_samples:
         "logs/hypothetical/{agent}.log",
     benchmark:
         "logs/benchmarks/hypothetical/{agent}.tsv"
+    priority: 10
     threads: MODEL_THREADS
     resources:
         mem_mb=6000,
