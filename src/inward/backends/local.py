@@ -435,18 +435,7 @@ class LocalBackend:
             return [out[i * n:(i + 1) * n] for i in range(len(chats))]
         ids = self.encode(chats)
         gens = self._row_generators([row for row in ids for _ in range(n)], seed)
-        answers: list[list[str]] = [[] for _ in chats]
-        self.last_generated_tokens = 0
-        for idx in self._batches(ids, max(1, self.batch_size // n)):
-            outs = self._decode_batch([ids[i] for i in idx], max_new_tokens, temperature,
-                                      [gens[i * n + j] for i in idx for j in range(n)], n)
-            self.last_generated_tokens += sum(len(o) for o in outs)
-            outs = [self._until_stop(o) for o in outs]
-            with self.tokenizer_lock:
-                texts = self.tokenizer.batch_decode(outs, skip_special_tokens=True)
-            for r, i in enumerate(idx):
-                answers[i] = [first_line(x) for x in texts[r * n:(r + 1) * n]]
-        return answers
+        return self._repeated(ids, gens, n, max_new_tokens, temperature)
 
     def greedy_and_samples(self, chats: list[list[dict]], n: int, max_new_tokens: int = 32,
                            temperature: float = 1.0,
@@ -462,20 +451,25 @@ class LocalBackend:
         gens: list[torch.Generator | None] = []
         for i in range(len(ids)):
             gens += [None, *sampled[i * n:(i + 1) * n]]
-        out: list[tuple[str, list[str]] | None] = [None] * len(chats)
+        rows = self._repeated(ids, gens, n + 1, max_new_tokens, temperature)
+        return [(r[0], r[1:]) for r in rows]
+
+    def _repeated(self, ids: list[list[int]], gens: list, k: int, max_new_tokens: int,
+                  temperature: float) -> list[list[str]]:
+        """``k`` answers per prompt, row j of prompt i decoded with ``gens[i * k + j]`` (None:
+        greedy); each prompt is prefilled once and its KV cache repeated ``k`` times."""
+        answers: list[list[str]] = [[] for _ in ids]
         self.last_generated_tokens = 0
-        k = n + 1
         for idx in self._batches(ids, max(1, self.batch_size // k)):
             outs = self._decode_batch([ids[i] for i in idx], max_new_tokens, temperature,
                                       [gens[i * k + j] for i in idx for j in range(k)], k)
             self.last_generated_tokens += sum(len(o) for o in outs)
             outs = [self._until_stop(o) for o in outs]
             with self.tokenizer_lock:
-                texts = [first_line(x) for x in
-                         self.tokenizer.batch_decode(outs, skip_special_tokens=True)]
+                texts = self.tokenizer.batch_decode(outs, skip_special_tokens=True)
             for r, i in enumerate(idx):
-                out[i] = (texts[r * k], texts[r * k + 1:(r + 1) * k])
-        return out  # type: ignore[return-value]
+                answers[i] = [first_line(x) for x in texts[r * k:(r + 1) * k]]
+        return answers
 
     @torch.inference_mode()
     def next_token_logprobs(self, chats: list[list[dict]]) -> torch.Tensor:
