@@ -119,7 +119,8 @@ def _answers_and_samples(model_cfg: dict, adapter: str | None, threads: int, out
                          batch_size: int, seed: int) -> list[tuple[str, list[str]]]:
     """Per chat, the greedy answer and ``calib["n_samples"]`` answers at the calibration
     temperature, from one pass over the prompts (a local model prefills each prompt once for
-    both), resumably."""
+    both), resumably; the checkpoint and the usage record are named after ``out``, the
+    answers file."""
     from inward.backends import greedy_and_samples
 
     n, temperature = calib["n_samples"], calib["temperature"]
@@ -140,14 +141,14 @@ def object_answers_and_samples(*, item_file: str, answers: str, samples: str, mo
     MAD. One job, so each prompt is computed once."""
     its = load_items(item_file)
     chats = [prompts.object_chat(it, gen["demonstration"]) for it in its]
-    out = _answers_and_samples(model_cfg, adapter, threads, samples, chats,
+    out = _answers_and_samples(model_cfg, adapter, threads, answers, chats,
                                "object+samples", gen["object_max_new_tokens"], calib,
                                gen["batch_size"], seed)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "response": g}
                  for it, (g, _) in zip(its, out, strict=True)], answers)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "samples": s}
                  for it, (_, s) in zip(its, out, strict=True)], samples)
-    checkpoint.clear(samples)
+    checkpoint.clear(answers)
 
 
 def hypothetical_answers_and_samples(*, item_file: str, answers: str, samples: str,
@@ -159,14 +160,14 @@ def hypothetical_answers_and_samples(*, item_file: str, answers: str, samples: s
     distribution of the calibration MAD. One job, so each prompt is computed once."""
     pairs = study_pairs(load_items(item_file), props)
     chats = [prompts.hypothetical_chat(it, p) for it, p in pairs]
-    out = _answers_and_samples(model_cfg, adapter, threads, samples, chats,
+    out = _answers_and_samples(model_cfg, adapter, threads, answers, chats,
                                "hypothetical+samples", gen["hypothetical_max_new_tokens"],
                                calib, gen["batch_size"], seed)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "response": g}
                  for (it, p), (g, _) in zip(pairs, out, strict=True)], answers)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "samples": s}
                  for (it, p), (_, s) in zip(pairs, out, strict=True)], samples)
-    checkpoint.clear(samples)
+    checkpoint.clear(answers)
 
 
 # --- finetuning data and finetunes -------------------------------------------------------------
