@@ -19,7 +19,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from inward import layout, prompts, rules, tasks
+from inward import layout, rules, tasks
 from inward.frames import object_values
 from inward.io import read_jsonl
 from inward.steps import load_items
@@ -64,16 +64,6 @@ def top_shares(study: Path, agent: str, items) -> dict[str, tuple[str, float]]:
     return out
 
 
-def micro_mode_share(study: Path, agent: str, items, props, rule_set) -> float:
-    """Share of defined held-out rows whose value is their (task, property)'s commonest."""
-    vals = object_values(items, read_jsonl(study / layout.object_path(agent, "test")), props,
-                         rule_set).drop_nulls("value")
-    hits = 0
-    for (_task, _prop), g in vals.group_by(["task", "property"]):
-        hits += Counter(g["value"].to_list()).most_common(1)[0][1]
-    return hits / vals.height if vals.height else float("nan")
-
-
 def changed_share(study: Path, model: str, items, props, rule_set) -> float | None:
     """Share of held-out rows, defined before and after, whose value the shift changed."""
     path = study / layout.object_path(f"{model}{layout.SEP}shift", "test")
@@ -108,7 +98,8 @@ def main(study_dir: str = ".") -> int:
         oc, hc = block.get("object_compliance"), block.get("hypothetical_compliance")
         leak = block.get("demonstration_leak")
         shares = top_shares(study, agent, items)
-        marks = [check(debris.get(agent, 0) == 0, f"{agent}: {debris.get(agent)} answers with debris")]
+        marks = [check(debris.get(agent, 0) == 0,
+                       f"{agent}: {debris.get(agent)} answers with debris")]
         if kind == "self" and oc is not None:
             marks.append(check(oc >= COMPLIANCE_MIN, f"{agent}: object compliance {oc:.2f}"))
         if kind != "base" and hc is not None:
@@ -121,10 +112,11 @@ def main(study_dir: str = ".") -> int:
         print(f"{agent:24s} {debris.get(agent, 0):6d} {fmt(oc):>9s} {fmt(hc):>9s} "
               f"{fmt(leak):>6s}  {share_txt}  [{' '.join(sorted(set(marks)))}]")
     print()
-    print(f"{'target':10s} {'micro mode share':>16s} {'behaviour kept':>15s} {'shift changed':>14s}")
+    print(f"{'target':10s} {'micro mode share':>16s} {'behaviour kept':>15s} "
+          f"{'shift changed':>14s}")
     for m in models:
         t = metrics["targets"][m]
-        mode = micro_mode_share(study, f"{m}{layout.SEP}self", items, props, rule_set)
+        mode = t["self"]["baseline"]  # the commonest value of each group: micro mode share
         kept = t.get("behaviour_kept")
         changed = changed_share(study, m, items, props, rule_set)
         check(mode <= MODE_SHARE_MAX, f"{m}: micro mode share {mode:.2f}")

@@ -185,31 +185,22 @@ def prediction_data(*, item_file: str, answers: str, data: str, props: list, cap
 
 
 def object_data(*, item_file: str, answers: str, data: str, cap: int, seed: int,
-                demonstration: bool, threads: int = 1) -> None:
+                demonstration: bool, anchors_per_property: int = 0, props: list | None = None,
+                rule_set: str = "paper", threads: int = 1) -> None:
     """Object-level finetuning examples from one model's answers to the training items: the
     trainee's own answers (replayed beside prediction examples so that self- and
-    cross-training keep its behaviour), or another model's (the behaviour shift)."""
+    cross-training keep its behaviour), or another model's (the behaviour shift). The shift
+    adds ``anchors_per_property`` questions about a quoted text per text property of
+    ``props``: they keep the answer formats of the hypothetical questions and say nothing
+    about any model's behaviour (``sft.format_anchor_examples``)."""
     its = load_items(item_file)
     responses = {(a["task"], a["item_id"]): a["response"] for a in read_jsonl(answers)}
     examples = sft.object_examples(its, responses, cap, seed, demonstration) if cap else []
-    sft.write_chat_jsonl(examples, data)
-    _log(f"{len(examples)} object-level examples -> {data}")
-
-
-def shift_data(*, item_file: str, answers: str, data: str, cap: int, seed: int,
-               demonstration: bool, anchors_per_property: int = 0, props: list | None = None,
-               rule_set: str = "paper", threads: int = 1) -> None:
-    """The behaviour-shift examples: another model's object-level answers to the training
-    items, plus ``anchors_per_property`` questions about a quoted text per text property (they
-    keep the answer formats of the hypothetical questions; they say nothing about any model's
-    behaviour)."""
-    its = load_items(item_file)
-    responses = {(a["task"], a["item_id"]): a["response"] for a in read_jsonl(answers)}
-    examples = sft.object_examples(its, responses, cap, seed, demonstration)
     anchors = sft.format_anchor_examples(list(props or []), anchors_per_property, seed,
                                          rule_set)
     sft.write_chat_jsonl(examples + anchors, data)
-    _log(f"{len(examples)} object-level examples and {len(anchors)} anchor examples -> {data}")
+    _log(f"{len(examples)} object-level examples"
+         + (f" and {len(anchors)} anchor examples" if anchors else "") + f" -> {data}")
 
 
 def training_data(*, sources: list, train: str, val: str, validation_fraction: float, seed: int,
@@ -277,7 +268,7 @@ STEPS = {
     "self_data": prediction_data,
     "cross_data": prediction_data,
     "replay_data": object_data,
-    "shift_data": shift_data,
+    "shift_data": object_data,
     "training_data": training_data,
     "finetune": finetune,
     "finetune_shift": finetune,
