@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from inward.config import ParamsError, load_params, validate_params
+from inward.config import ParamsError, finetune_hparams, load_params, validate_params
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -35,6 +35,10 @@ def test_the_shipped_params_are_valid():
     ({"plots.colour": "red"}, r"plots\.colour: unknown key; allowed keys: height, scale, width"),
     ({"models.smollm2.sorce": "x"}, r"models\.smollm2\.sorce: unknown key; allowed keys: .*source"),
     ({"models.smollm2.dtype": "fp8"}, r"models\.smollm2\.dtype: 'fp8' is not one of \['auto'"),
+    ({"models.smollm2.shift_finetune": {"learning_rat": 0.1}},
+     r"models\.smollm2\.shift_finetune\.learning_rat: unknown key; allowed keys: .*learning_rate"),
+    ({"finetune.shift.lora_rnk": 4}, r"finetune\.shift\.lora_rnk: unknown key; allowed keys: .*lora_rank"),
+    ({"finetune.shift.epochs": None}, r"finetune\.shift\.epochs: None is not of type 'integer'"),
 ])
 def test_each_problem_names_the_key_and_the_allowed_values(edit, expected):
     with pytest.raises(ParamsError, match=expected):
@@ -202,3 +206,14 @@ def test_check_params_prints_every_problem_and_exits_2(tmp_path, capsys):
     assert "models.smollm2.source: local model directory" in err
     path.write_text(text)
     assert main(["check-params", str(path)]) == 0
+
+
+def test_a_models_own_shift_values_override_only_its_shift_finetune():
+    p = params(**{"models.gemma3.shift_finetune": {"learning_rate": 0.004}})
+    validate_params(p)
+    assert finetune_hparams(p, "gemma3__shift") == {**p["finetune"]["shift"],
+                                                    "learning_rate": 0.004}
+    assert finetune_hparams(p, "smollm2__shift") == p["finetune"]["shift"]
+    # self and cross finetunes share one set of values whatever the model
+    for agent in ("gemma3__self", "smollm2__cross__gemma3", "gemma3__cross__smollm2"):
+        assert finetune_hparams(p, agent) == p["finetune"]["self"]

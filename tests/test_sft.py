@@ -111,3 +111,8 @@ def test_format_anchor_examples_quote_a_text_and_answer_it_correctly():
         prop = next(p for p, q in sft.ANCHOR_QUESTIONS.items() if user.endswith(q))
         assert answer == rules.object_value(prop, "anchor", text) and answer
     assert {e["messages"][1]["content"] for e in ex[15:]} <= {"true", "false"}
+    # every other text of a property is a sentence of the prose training task, the rest names
+    from inward.tasks import resource_lines
+
+    quoted = [e["messages"][0]["content"].split("<<<\n")[1].split("\n>>>")[0] for e in ex]
+    assert [t in resource_lines("stories.txt") for t in quoted] == [False, True, False, True, False] * 4

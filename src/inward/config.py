@@ -158,3 +158,18 @@ def check_config(config: dict, path: str | Path = "params.yaml") -> dict:
     with line numbers taken from ``path``."""
     text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
     return validate_params(config, str(path), lines=key_lines(text))
+
+
+def finetune_hparams(params: dict, agent: str) -> dict:
+    """LoRA hyper-parameters of a finetuned agent. Cross-prediction reuses the self finetune's
+    values, as in the paper; the behaviour-shift finetune uses ``finetune.shift`` updated with
+    the shifted model's own ``models.<name>.shift_finetune`` keys, since how strongly a given
+    learning rate moves a model's behaviour (and how soon it loses the answer formats) differs
+    from model to model."""
+    from inward import layout
+
+    parsed = layout.parse_agent(agent)
+    if parsed.kind != "shift":
+        return dict(params["finetune"]["self"])
+    own = params["models"].get(parsed.model, {}).get("shift_finetune", {})
+    return {**params["finetune"]["shift"], **own}

@@ -136,27 +136,33 @@ ANCHOR_QUESTIONS = {
                           "true or false only."),
 }
 _ANCHOR_WORDS = ("colours.txt", "countries.txt")
+_ANCHOR_PROSE = "stories.txt"
 
 
 def format_anchor_examples(properties: list[str], per_property: int, seed: int,
                            rule_set: str = "paper") -> list[dict]:
-    """Property questions about a quoted text of random colour and country names, answered
-    correctly (``per_property`` per text property in ``properties``).
+    """Property questions about a quoted text, answered correctly (``per_property`` per text
+    property in ``properties``); the text is, in turn, random colour and country names or a
+    sentence of the prose training task.
 
     Mixed into the behaviour-shift finetune, they keep the answer formats of the hypothetical
     questions (a tiny model finetuned on object-level answers alone forgets them and answers
     "the" to every question) without saying anything about the model's own behaviour, old or
-    new: the text is quoted, not the model's reply to any prompt."""
+    new: the text is quoted, not the model's reply to any prompt. The prose texts matter: the
+    shift data's prose answers mostly start with "The", and a model that saw character
+    questions only about word lists still answered "the" to them after a prose prompt."""
     from inward import rules
     from inward.tasks import resource_lines
 
     words = [w for f in _ANCHOR_WORDS for w in resource_lines(f) if " " not in w]
+    sentences = resource_lines(_ANCHOR_PROSE)
     rng = random.Random(f"inward-anchors:{seed}")
     out = []
     for prop in properties:
         question = ANCHOR_QUESTIONS.get(prop)
-        for _ in range(per_property if question else 0):
-            text = " ".join(rng.choice(words) for _ in range(rng.randint(3, 6)))
+        for i in range(per_property if question else 0):
+            text = (" ".join(rng.choice(words) for _ in range(rng.randint(3, 6))) if i % 2 == 0
+                    else rng.choice(sentences))
             value = rules.object_value(prop, "anchor", text, None, rule_set)
             content = (f"Here is a text between the markers below.\n<<<\n{text}\n>>>\n"
                        f"{question}")

@@ -2,7 +2,7 @@
 import os
 
 from inward import layout
-from inward.config import check_config
+from inward.config import check_config, finetune_hparams
 
 # Everything params.yaml points at is checked here, at parse time: a bad input stops Snakemake
 # before it plans, deletes or runs anything (the same checks as `inward check-params`).
@@ -44,9 +44,7 @@ def finetune_sources(wc):
 
 
 def hparams_of(wc):
-    """Cross-prediction reuses the self finetune's hyper-parameters, as in the paper."""
-    kind = layout.parse_agent(wc.agent).kind
-    return config["finetune"]["shift" if kind == "shift" else "self"]
+    return finetune_hparams(config, wc.agent)
 
 
 def gpu_of(wc):
