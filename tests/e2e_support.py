@@ -56,7 +56,7 @@ def edit_params(repo: Path, dotted: str, value) -> None:
 def new_study_repo(repo: Path, params: dict | None = None) -> Path:
     """A fresh git + DVC repo holding the workflow and the tiny params (or ``params``)."""
     repo.mkdir(parents=True)
-    for name in ("Snakefile", "dvc.yaml", ".dvcignore", ".gitignore"):
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
         shutil.copy(ROOT / name, repo / name)
     shutil.copytree(ROOT / "workflow", repo / "workflow")
     shutil.copytree(ROOT / "src", repo / "src",

@@ -1,4 +1,4 @@
-"""OpenAIBackend against the real loopback server (``python -m inward.serve`` in a subprocess
+"""OpenAIBackend against the real loopback server (``python -m inward.cli_serve`` in a subprocess
 serving embedded:smollm2-135m) -- no mock of the openai client anywhere."""
 
 from __future__ import annotations

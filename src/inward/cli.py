@@ -4,6 +4,8 @@
 - ``inward run [-c N] [SNAKEMAKE ARGS]``  validate, then run the DAG with Snakemake;
 - ``inward restore``               after ``dvc checkout``/``dvc pull``: mark outputs up to date for
                                    Snakemake so it does not redo restored work;
+- ``inward stage [SNAKEMAKE ARGS]``  DVC's study stage: Snakemake, after repairing a DVC
+                                   experiment's temporary workspace (``inward.exp_workspace``);
 - ``inward serve ...``             OpenAI-compatible server over the local models.
 """
 
@@ -53,6 +55,17 @@ def cmd_restore(args) -> int:
                             "--quiet", "all"], env=_env())
 
 
+def cmd_stage(extra: list[str]) -> int:
+    """The command of dvc.yaml's stage. In a temporary workspace of ``dvc exp run --queue`` or
+    ``--temp``, Snakemake's metadata and modification times are first made those of the
+    workspace the experiment was copied from, so Snakemake reruns what the experiment changed
+    and nothing else."""
+    from inward.exp_workspace import prepare
+
+    prepare(".", say=lambda msg: print(f"[inward] {msg}", file=sys.stderr, flush=True))
+    return subprocess.call([sys.executable, "-m", "snakemake", *extra], env=_env())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="inward", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--params", default="params.yaml")
     p = sub.add_parser("restore", help="dvc checkout, then mark outputs current for Snakemake")
     p.add_argument("--no-checkout", action="store_true", help="only touch (after dvc pull)")
+    sub.add_parser("stage", help="DVC's study stage: Snakemake, in a DVC experiment's "
+                                 "temporary workspace too")
     try:
         from inward.cli_serve import add_serve_parser
         add_serve_parser(sub)
@@ -71,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if args.command == "run":
         return cmd_run(args, extra)
+    if args.command == "stage":
+        return cmd_stage(extra)
     if extra:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
     if args.command == "check-params":

@@ -1,4 +1,5 @@
-"""The ``inward serve`` subcommand (the CLI owner wires it with ``add_serve_parser``)."""
+"""The ``inward serve`` subcommand (the CLI owner wires it with ``add_serve_parser``), also
+runnable as ``python -m inward.cli_serve`` (how ``serve.LoopbackServer`` starts a server)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,15 @@ def run_serve(args: argparse.Namespace) -> int:
           fail_status=args.fail_status, threads=args.threads, preload=not args.lazy,
           parallel=args.parallel)
     return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m inward.cli_serve",
+                                     description="OpenAI-compatible loopback server over the "
+                                                 "local backend.")
+    add_serve_arguments(parser)
+    run_serve(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -4,34 +4,9 @@ fits the property's answer format (``properties.normalise_prediction`` is not No
 from __future__ import annotations
 
 from inward import properties
+from inward.refusals import REFUSAL_MARKERS, object_compliant
 
-# Checked against the start of the cleaned answer (lower case, straight apostrophes), so a
-# story that merely contains "I'm sorry" later on still counts as an answer.
-REFUSAL_MARKERS: list[str] = [
-    "i'm sorry",
-    "i am sorry",
-    "sorry, i",
-    "i apologize",
-    "i apologise",
-    "i cannot",
-    "i can't",
-    "i can not",
-    "i am unable",
-    "i'm unable",
-    "i am not able",
-    "i'm not able",
-    "i won't",
-    "i will not",
-    "as an ai",
-    "as a language model",
-    "as an assistant",
-]
-
-
-def object_compliant(response: str | None) -> bool:
-    """True if the object-level answer is non-empty and does not open with a refusal."""
-    text = properties.clean(response)
-    return bool(text) and not any(text.startswith(m) for m in REFUSAL_MARKERS)
+__all__ = ["REFUSAL_MARKERS", "hypothetical_compliant", "object_compliant"]
 
 
 def hypothetical_compliant(property: str, answer: str | None) -> bool:

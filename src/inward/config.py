@@ -78,10 +78,14 @@ def _schema_problems(params: dict, lines: dict[tuple, int]) -> list[str]:
 
 def _registry_problems(params: dict) -> list[str]:
     from inward import models as model_registry
-    from inward import properties, tasks
+    from inward import placement, properties, task_files, tasks
 
     problems = []
     extra = set(params["tasks"].get("files") or {})
+    try:  # a paper-release entry provides the tasks found in it
+        extra = set(task_files.sources(params["tasks"]))
+    except (ValueError, OSError, UnicodeDecodeError):
+        pass  # a missing or unreadable file is reported by inward.preflight
     known_tasks = sorted(set(tasks.TASKS) | extra)
     for split in ("train", "test"):
         for i, name in enumerate(params["tasks"][split]):
@@ -99,6 +103,7 @@ def _registry_problems(params: dict) -> list[str]:
     for name, cfg in params["models"].items():
         if "__" in name:
             problems.append(f"models.{name}: model names may not contain '__'")
+        problems += placement.gpu_problems(name, cfg)
         source = cfg.get("source", "")
         if (cfg.get("backend") == "local" and source.startswith("embedded:")
                 and source not in model_registry.EMBEDDED):

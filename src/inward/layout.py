@@ -74,6 +74,11 @@ LOSS_CURVES = "reports/loss_curves"          # one CSV per finetune (DVC plots)
 LOSS_CURVE = "reports/loss_curves/{agent}.csv"
 LOSS_FIGURE = "reports/loss_curves.png"      # all of them in one figure
 LOSS_PAGE = "reports/loss_curves.html"       # ... and as an interactive page
+# Snakemake benchmark files of the model jobs (time, memory: machine-specific, so not DVC outs)
+BENCH_OBJECT = "logs/benchmarks/object/{agent}_{split}.tsv"
+BENCH_HYPO = "logs/benchmarks/hypothetical/{agent}.tsv"
+BENCH_FINETUNE = "logs/benchmarks/finetune/{agent}.tsv"
+BENCHMARKS = "logs/benchmarks/summary.csv"   # all of them in one table (the Snakemake report's)
 
 
 def items_path(split: str) -> str:
@@ -233,3 +238,16 @@ def study_files(models: list[str]) -> list[str]:
             + [hypo_dist_path(a) for a in hypos]
             + [loss_curve_path(a.name) for a in finetuned_agents(models)]
             + [METRICS, TABLES, FIGURES, REPORT, LOSS_FIGURE, LOSS_PAGE])
+
+
+def model_jobs(models: list[str]) -> list[tuple[str, str, str]]:
+    """(rule, agent and split, benchmark file) of every model job of a study; the held-out
+    answers of a calibrated agent come from the fused answers-and-samples rules."""
+    objects, hypos = calibration_agents(models)
+    return ([("object_answers_and_samples" if s == "test" and a in objects else "object_answers",
+              f"{a} {s}", BENCH_OBJECT.format(agent=a, split=s))
+             for a, s in object_needs(models)]
+            + [("hypothetical_answers_and_samples" if a in hypos else "hypothetical_answers", a,
+                BENCH_HYPO.format(agent=a)) for a in hypothetical_agents(models)]
+            + [("finetune_shift" if a.kind == "shift" else "finetune", a.name,
+                BENCH_FINETUNE.format(agent=a.name)) for a in finetuned_agents(models)])

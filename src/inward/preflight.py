@@ -13,24 +13,30 @@ import os
 import re
 from pathlib import Path
 
-from inward import models, tasks
+from inward import models, task_files, tasks
 
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _TRUE = ("1", "true", "yes", "on")
 
 
 def task_file_problems(params: dict) -> list[str]:
-    """Every user task file must load: exist, hold at least one valid item, no duplicate ids,
-    no prompt over the length limit."""
+    """Every task file must load: exist, hold at least one valid item, no duplicate ids,
+    no prompt over the length limit (user JSONL); valid DataRow lines (the paper's release)."""
     limit = params["tasks"].get("max_prompt_chars", tasks.DEFAULT_MAX_PROMPT_CHARS)
     problems = []
-    for name, path in (params["tasks"].get("files") or {}).items():
+    for name, value in (params["tasks"].get("files") or {}).items():
         key = f"tasks.files.{name}"
-        if not Path(path).is_file():
-            problems.append(f"{key}: file {path!r} does not exist")
-            continue
         try:
-            tasks.load_jsonl_task(path, name, max_prompt_chars=limit)
+            found = task_files.entry_sources(name, value)
+        except (ValueError, UnicodeDecodeError) as err:
+            problems.append(str(err))
+            continue
+        path, _ = task_files.entry_spec(name, value)
+        try:
+            if next(iter(found.values())).format == "jsonl":
+                tasks.load_jsonl_task(path, name, max_prompt_chars=limit)
+            else:
+                tasks.load_paper_release(path)
         except (ValueError, UnicodeDecodeError) as err:
             problems.append(f"{key}: {err}")
     return problems
@@ -39,7 +45,10 @@ def task_file_problems(params: dict) -> list[str]:
 def size_problems(params: dict) -> list[str]:
     """A built-in task asked for more distinct items than it can generate."""
     problems = []
-    files = params["tasks"].get("files") or {}
+    try:
+        files = set(task_files.sources(params["tasks"]))
+    except (ValueError, OSError, UnicodeDecodeError):
+        files = set(params["tasks"].get("files") or {})
     for split in ("train", "test"):
         n = params["tasks"][f"n_{split}_items"]
         for name in params["tasks"][split]:

@@ -31,32 +31,12 @@ import unicodedata
 from dataclasses import dataclass
 
 from inward import tasks as _tasks
+from inward.cleaning import clean
+from inward.cleaning import strip_edges as _strip_edges
+from inward.refusals import object_compliant
 
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 _VOWELS = set("aeiou")
 TRUE, FALSE = "true", "false"
-
-
-def _is_edge_junk(ch: str) -> bool:
-    return ch.isspace() or unicodedata.category(ch).startswith("P")
-
-
-def _strip_edges(text: str) -> str:
-    start, end = 0, len(text)
-    while start < end and _is_edge_junk(text[start]):
-        start += 1
-    while end > start and _is_edge_junk(text[end - 1]):
-        end -= 1
-    return text[start:end]
-
-
-def clean(response: str | None) -> str:
-    """The one cleaning rule (see the module docstring); never returns None."""
-    if not response:
-        return ""
-    text = unicodedata.normalize("NFC", response).translate(_QUOTES).lower()
-    text = " ".join(text.split())
-    return _strip_edges(text)
 
 
 def words(response: str | None) -> list[str]:
@@ -202,12 +182,10 @@ def _matches(response: str | None, target: str | None) -> str | None:
 def extract(name: str, response: str | None, target: str | None = None) -> str | None:
     """The value of property ``name`` for one object-level answer, None if undefined.
 
-    Refusals and empty answers (see ``inward.compliance``) give None for every property.
+    Refusals and empty answers (see ``inward.refusals``) give None for every property.
     ``target`` is the item's stance letter, only used by matches_target.
     """
     get_property(name)
-    from inward.compliance import object_compliant  # late: compliance imports this module
-
     if response is None or not object_compliant(response):
         return None
     text = clean(response)

@@ -1,6 +1,6 @@
 """OpenAI-compatible loopback server over the local backend (FastAPI + uvicorn).
 
-    python -m inward.serve --model smollm2=embedded:smollm2-135m \\
+    python -m inward.cli_serve --model smollm2=embedded:smollm2-135m \\
         [--model gemma=embedded:gemma3-270m] [--host 127.0.0.1] [--port 8000] \\
         [--log-requests requests.jsonl] [--data-dir DIR] [--threads N] \\
         [--parallel N] [--require-key KEY] [--fail-first N --fail-status 429] [--lazy]
@@ -496,7 +496,7 @@ def serve(models: dict[str, dict], host: str = "127.0.0.1", port: int = 8000,
 
 
 class LoopbackServer:
-    """Run ``python -m inward.serve`` in a subprocess on a free loopback port (tests, studies).
+    """Run ``python -m inward.cli_serve`` in a subprocess on a free loopback port (tests, studies).
 
         with LoopbackServer({"smol": "embedded:smollm2-135m"}, log_requests=path) as srv:
             os.environ["OPENAI_BASE_URL"] = srv.base_url
@@ -525,7 +525,7 @@ class LoopbackServer:
         import sys
         import urllib.request
 
-        cmd = [sys.executable, "-m", "inward.serve", "--host", "127.0.0.1",
+        cmd = [sys.executable, "-m", "inward.cli_serve", "--host", "127.0.0.1",
                "--port", str(self.port)]
         for name, source in self.models.items():
             cmd += ["--model", f"{name}={source}"]
@@ -548,7 +548,7 @@ class LoopbackServer:
             headers["Authorization"] = f"Bearer {key}"
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"inward.serve exited with {self.proc.returncode}: {cmd}")
+                raise RuntimeError(f"inward.cli_serve exited with {self.proc.returncode}: {cmd}")
             try:
                 req = urllib.request.Request(self.base_url + "/models", headers=headers)
                 with urllib.request.urlopen(req, timeout=2) as r:
@@ -589,18 +589,3 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    from inward.cli_serve import add_serve_arguments, run_serve
-
-    parser = argparse.ArgumentParser(prog="python -m inward.serve", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_serve_arguments(parser)
-    run_serve(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    main()

@@ -34,22 +34,26 @@ def _log(msg: str) -> None:
 
 # --- prompts -----------------------------------------------------------------------------------
 def build_items(*, item_file: str, split: str, task_names: list, n_items: int, seed: int,
-                files: dict | None = None, threads: int = 1) -> None:
+                files: dict | None = None, task_files: list | None = None,
+                threads: int = 1) -> None:
     """Generate the items of one split: training tasks (``train``) or held-out tasks (``test``).
 
     Each split is its own rule so that changing, say, the number of held-out items does not
-    touch the training items and the finetunes built on them.
+    touch the training items and the finetunes built on them. ``files`` maps the split's file
+    tasks to their sources (``inward.task_files``); ``task_files`` (the files themselves) are
+    the rule's inputs, named here only so that Snakemake reruns the split when one changes.
     """
+    from inward import task_files as sources
+
     files = files or {}
     generated = [t for t in task_names if t not in files]
     if split == "train":
         its = tasks.build_split(generated, [], n_items, 0, seed)
     else:
         its = tasks.build_split([], generated, 0, n_items, seed)
-    for name in task_names:  # users' own prompts, kept whole
+    for name in task_names:  # users' own prompts kept whole, a draw of the paper's release
         if name in files:
-            its += [Item(name, it.item_id, it.prompt, it.target, split)
-                    for it in tasks.load_jsonl_task(files[name], name, max_prompt_chars=None)]
+            its += sources.load_task(name, files[name], n_items, seed, split)
     write_jsonl([it.to_dict() for it in its], item_file)
     _log(f"{len(its)} {split} items -> {item_file}")
 
@@ -259,7 +263,15 @@ def loss_curves(*, adapters: list, curves: list, figure: str, page: str,
     draw(listed(adapters), listed(curves), figure, page)
 
 
+def benchmarks(*, answers: list, summary: str, jobs: list, threads: int = 1) -> None:
+    """The model jobs' benchmark files in one table (for the Snakemake report)."""
+    from inward.benchmarks import summarise
+
+    _log(f"{summarise([tuple(j) for j in jobs], summary)} benchmark files -> {summary}")
+
+
 STEPS = {
+    "benchmarks": benchmarks,
     "items": build_items,
     "object_answers": object_answers,
     "hypothetical_answers": hypothetical_answers,

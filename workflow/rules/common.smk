@@ -1,7 +1,5 @@
 # Config validation and the helpers that build paths; no logic beyond naming.
-import os
-
-from inward import layout
+from inward import layout, placement, task_files
 from inward.config import check_config, finetune_hparams
 
 # Everything params.yaml points at is checked here, at parse time: a bad input stops Snakemake
@@ -18,8 +16,21 @@ def MODEL_THREADS(wildcards):
     """Model jobs take half the cores each: two jobs side by side overlap their start-up
     (imports, model load), which dominates small studies on a small machine. Read when a job
     is planned, not at parse time, so that commands which plan no job (`snakemake --unlock`)
-    need no --cores."""
+    need no --cores. A cluster profile sets them with `set-threads`."""
     return max(1, workflow.cores // 2)
+
+
+# Every job's memory (MB) and wall time (minutes), for any executor to place it; a profile's
+# `set-resources` overrides them (profiles/slurm does for big models).
+LIGHT = {"mem_mb": 2000, "runtime": 30}
+MODEL_MEM_MB = 6000
+FINETUNE_MEM_MB = 8000
+MODEL_RUNTIME = 240
+
+# On a cluster, the model jobs of one agent form one group (a profile's `group-components`
+# joins its independent answer jobs), so the scheduler sees few, large jobs. Local runs
+# ignore groups.
+AGENT_GROUP = "agent_{agent}"
 
 
 wildcard_constraints:
@@ -48,8 +59,9 @@ def hparams_of(wc):
 
 
 def gpu_of(wc):
-    """A local model occupies the GPU while it runs, when one is there."""
-    return 1 if model_of(wc)["backend"] == "local" and os.environ.get("CUDA_VISIBLE_DEVICES") else 0
+    """GPUs a job of this agent asks for: its model's `gpus` entry in params.yaml (local
+    models only; 0 when absent), never the submitting host's environment."""
+    return placement.gpus_of(model_of(wc))
 
 
 def split_tasks(wc):
@@ -61,9 +73,13 @@ def split_size(wc):
 
 
 def split_files(wc):
-    """User task files (name -> JSONL path) belonging to this split."""
-    files = config["tasks"].get("files") or {}
-    return {k: v for k, v in files.items() if k in config["tasks"][wc.split]}
+    """Task files of this split's tasks (task name -> source), passed to the items step."""
+    return task_files.split_sources(config["tasks"], wc.split)
+
+
+def split_file_inputs(wc):
+    """The files behind this split's file tasks: inputs, so editing one reruns its split."""
+    return task_files.split_inputs(config["tasks"], wc.split)
 
 
 def shift_source_answers(wc):
@@ -79,3 +95,15 @@ def study_outputs():
     """Every file and folder of the complete study; DVC's outs hold exactly these, so a
     missing one is rebuilt by a plain `snakemake`."""
     return layout.study_files(MODELS)
+
+
+def model_outputs(wc=None):
+    """What every model job of the study writes (answers, distributions, adapters)."""
+    objects, hypos = layout.calibration_agents(MODELS)
+    return (
+        [layout.object_path(a, s) for a, s in layout.object_needs(MODELS)]
+        + [layout.hypo_path(a) for a in layout.hypothetical_agents(MODELS)]
+        + [layout.object_dist_path(a) for a in objects]
+        + [layout.hypo_dist_path(a) for a in hypos]
+        + [layout.adapter_dir(a.name) for a in layout.finetuned_agents(MODELS)]
+    )

@@ -1,4 +1,5 @@
-# Metrics, figures and the report.
+# Metrics, figures and the report. Outputs wrapped in report() (captions in ../report/) make up
+# `snakemake --report reports/study.html`.
 
 
 def evaluation_inputs(wc):
@@ -16,8 +17,13 @@ rule evaluate:
         test_items=layout.items_path("test"),
         answers=evaluation_inputs,
     output:
-        metrics=layout.METRICS,
-        tables=directory(layout.TABLES),
+        metrics=report(layout.METRICS, caption="../report/metrics.rst", category="Metrics"),
+        tables=report(
+            directory(layout.TABLES),
+            patterns=["{name}.csv"],
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
     params:
         models=MODELS,
         props=PROPS,
@@ -29,7 +35,7 @@ rule evaluate:
         "logs/evaluate.log",
     threads: 1
     resources:
-        mem_mb=2000,
+        **LIGHT,
     script:
         STEP
 
@@ -39,14 +45,19 @@ rule figures:
         metrics=layout.METRICS,
         tables=layout.TABLES,
     output:
-        figures=directory(layout.FIGURES),
+        figures=report(
+            directory(layout.FIGURES),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
     params:
         plot_cfg=config["plots"],
     log:
         "logs/figures.log",
     threads: 1
     resources:
-        mem_mb=2000,
+        **LIGHT,
     script:
         STEP
 
@@ -62,5 +73,27 @@ rule report:
     log:
         "logs/report.log",
     threads: 1
+    resources:
+        **LIGHT,
+    script:
+        STEP
+
+
+rule benchmarks:
+    # Time and memory of every model job, from its benchmark file: a log for the Snakemake
+    # report (machine-specific, so not a DVC output).
+    input:
+        answers=model_outputs,
+    output:
+        summary=report(
+            layout.BENCHMARKS, caption="../report/benchmarks.rst", category="Benchmarks"
+        ),
+    params:
+        jobs=[list(job) for job in layout.model_jobs(MODELS)],
+    log:
+        "logs/benchmarks.log",
+    threads: 1
+    resources:
+        **LIGHT,
     script:
         STEP

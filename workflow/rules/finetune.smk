@@ -19,6 +19,8 @@ rule self_data:
         "logs/sft/self_{model}.log",
     priority: 50
     threads: 1
+    resources:
+        **LIGHT,
     script:
         STEP
 
@@ -39,6 +41,8 @@ rule cross_data:
         "logs/sft/cross_{model}.log",
     priority: 50
     threads: 1
+    resources:
+        **LIGHT,
     script:
         STEP
 
@@ -59,6 +63,8 @@ rule replay_data:
         "logs/sft/replay_{model}.log",
     priority: 50
     threads: 1
+    resources:
+        **LIGHT,
     script:
         STEP
 
@@ -81,6 +87,8 @@ rule shift_data:
     log:
         "logs/sft/shift_{model}.log",
     threads: 1
+    resources:
+        **LIGHT,
     script:
         STEP
 
@@ -99,6 +107,8 @@ rule training_data:
         "logs/sft/training_{agent}.log",
     priority: 50
     threads: 1
+    resources:
+        **LIGHT,
     script:
         STEP
 
@@ -118,12 +128,15 @@ rule finetune:
     log:
         "logs/finetune/{agent}.log",
     benchmark:
-        "logs/benchmarks/finetune/{agent}.tsv"
+        layout.BENCH_FINETUNE
     priority: 50
     threads: MODEL_THREADS
     resources:
-        mem_mb=8000,
+        mem_mb=FINETUNE_MEM_MB,
+        runtime=MODEL_RUNTIME,
         gpu=gpu_of,
+    group:
+        AGENT_GROUP
     script:
         STEP
 
@@ -145,12 +158,15 @@ rule finetune_shift:
     log:
         "logs/finetune/{agent}.log",
     benchmark:
-        "logs/benchmarks/finetune/{agent}.tsv"
+        layout.BENCH_FINETUNE
     priority: 5
     threads: MODEL_THREADS
     resources:
-        mem_mb=8000,
+        mem_mb=FINETUNE_MEM_MB,
+        runtime=MODEL_RUNTIME,
         gpu=gpu_of,
+    group:
+        AGENT_GROUP
     script:
         STEP
 
@@ -161,10 +177,14 @@ rule loss_curves:
         adapters=[layout.adapter_dir(a.name) for a in layout.finetuned_agents(MODELS)],
     output:
         curves=[layout.loss_curve_path(a.name) for a in layout.finetuned_agents(MODELS)],
-        figure=layout.LOSS_FIGURE,
+        figure=report(
+            layout.LOSS_FIGURE, caption="../report/loss_curves.rst", category="Finetuning"
+        ),
         page=layout.LOSS_PAGE,
     log:
         "logs/loss_curves.log",
     threads: 1
+    resources:
+        **LIGHT,
     script:
         STEP

@@ -2,6 +2,8 @@
 
 
 rule items:
+    input:
+        task_files=split_file_inputs,
     output:
         item_file=layout.ITEMS,
     params:
@@ -14,7 +16,8 @@ rule items:
         "logs/items_{split}.log",
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=1000,
+        runtime=LIGHT["runtime"],
     script:
         STEP
 
@@ -32,12 +35,15 @@ rule object_answers:
     log:
         "logs/object/{agent}_{split}.log",
     benchmark:
-        "logs/benchmarks/object/{agent}_{split}.tsv"
+        layout.BENCH_OBJECT
     priority: 40
     threads: MODEL_THREADS
     resources:
-        mem_mb=6000,
+        mem_mb=MODEL_MEM_MB,
+        runtime=MODEL_RUNTIME,
         gpu=gpu_of,
+    group:
+        AGENT_GROUP
     script:
         STEP
 
@@ -56,11 +62,14 @@ rule hypothetical_answers:
     log:
         "logs/hypothetical/{agent}.log",
     benchmark:
-        "logs/benchmarks/hypothetical/{agent}.tsv"
+        layout.BENCH_HYPO
     threads: MODEL_THREADS
     resources:
-        mem_mb=6000,
+        mem_mb=MODEL_MEM_MB,
+        runtime=MODEL_RUNTIME,
         gpu=gpu_of,
+    group:
+        AGENT_GROUP
     script:
         STEP
 
@@ -88,11 +97,15 @@ rule object_answers_and_samples:
     log:
         "logs/object/{agent}_test.log",
     benchmark:
-        "logs/benchmarks/object/{agent}_test.tsv"
+        layout.BENCH_OBJECT.replace("{split}", "test")
+    priority: 40
     threads: MODEL_THREADS
     resources:
-        mem_mb=6000,
+        mem_mb=MODEL_MEM_MB,
+        runtime=MODEL_RUNTIME,
         gpu=gpu_of,
+    group:
+        AGENT_GROUP
     script:
         STEP
 
@@ -115,11 +128,14 @@ rule hypothetical_answers_and_samples:
     log:
         "logs/hypothetical/{agent}.log",
     benchmark:
-        "logs/benchmarks/hypothetical/{agent}.tsv"
+        layout.BENCH_HYPO
     priority: 10
     threads: MODEL_THREADS
     resources:
-        mem_mb=6000,
+        mem_mb=MODEL_MEM_MB,
+        runtime=MODEL_RUNTIME,
         gpu=gpu_of,
+    group:
+        AGENT_GROUP
     script:
         STEP
