@@ -14,6 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = Path(__file__).parent / "configs" / "tiny.yaml"
+TASKS = Path(__file__).parent / "configs" / "tasks"  # the tiny study's task files (data/tasks/)
 ENV = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
        "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
@@ -61,6 +62,7 @@ def new_study_repo(repo: Path, params: dict | None = None) -> Path:
     shutil.copytree(ROOT / "workflow", repo / "workflow")
     shutil.copytree(ROOT / "src", repo / "src",
                     ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(TASKS, repo / "data" / "tasks")
     if params is None:
         shutil.copy(TINY, repo / "params.yaml")
     else:

@@ -179,6 +179,17 @@ class SlurmCluster:
                 for line in path.read_text().splitlines() if line.strip()]
 
     def stop(self, timeout: float = 20) -> None:
+        """Cancel every job still queued or running (their steps would outlive slurmd), then
+        stop the daemons this object started and remove the cluster's slurm.conf."""
+        if "slurmctld" in self.pids:
+            _run(["scancel", "--full", "--user", str(os.getuid())], 20, env=self._client_env())
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                left = _run(["squeue", "-h", "-t", "PD,R,CG", "-o", "%i"], 10,
+                            env=self._client_env()).stdout.split()
+                if not left:
+                    break
+                time.sleep(1)
         for daemon in ("slurmd", "slurmctld", "munged"):
             pid = self.pids.pop(daemon, None)
             if pid is None:

@@ -108,6 +108,25 @@ def test_nothing_left_to_do_after_the_run(repo):
     assert "up to date" in sh("dvc status", repo)
 
 
+def test_the_snakemake_report_shows_results_and_benchmarks(repo):
+    """`snakemake --report`: one self-contained page with every report()-annotated output,
+    its caption (workflow/report/) and the model jobs' benchmark table."""
+    out = sh("snakemake --report reports/study.html", repo)
+    assert "Report created" in out, out[-2000:]
+    page = (repo / "reports/study.html").read_text()
+    assert page.lstrip().lower().startswith("<!doctype html") and len(page) > 100_000
+    for category in ("Metrics", "Tables", "Figures", "Finetuning", "Benchmarks"):
+        assert category in page, category
+    for caption in (repo / "workflow/report").glob("*.rst"):
+        first = caption.read_text().split()[:3]
+        assert " ".join(first) in " ".join(page.split()), caption.name
+    for name in ("accuracy.png", "calibration_bins.csv", "loss_curves.png", "summary.csv"):
+        assert name in page, name
+    rows = (repo / "logs/benchmarks/summary.csv").read_text().splitlines()
+    assert rows[0] == "rule,job,seconds,max_rss_mb,cpu_seconds,file" and len(rows) == 35
+    (repo / "reports/study.html").unlink()  # not a study output: leave the repo as it was
+
+
 def test_dvc_tracks_exactly_the_study_files_all_readable_by_others(repo):
     """Every file under the DVC outs belongs to a target of `rule all` (so Snakemake rebuilds
     it when missing), every target exists, and under umask 022 all are world-readable."""
@@ -124,7 +143,7 @@ def test_dvc_tracks_exactly_the_study_files_all_readable_by_others(repo):
 def _bad_task_file(text: str):
     def edit(params, repo):
         (repo / "mine.jsonl").write_text(text)
-        params["tasks"]["files"] = {"mine": "mine.jsonl"}
+        params["tasks"].setdefault("files", {})["mine"] = "mine.jsonl"
         params["tasks"]["test"].append("mine")
     return edit
 
@@ -210,24 +229,59 @@ def test_unlock_needs_no_cores(repo):
     assert "Unlocked working directory" in sh("snakemake --unlock", repo)
 
 
-def test_a_plotting_param_reruns_only_figures_and_report(repo):
-    before = mtimes(repo, "results", "data")
-    edit_params(repo, "plots.width", 180)
-    out = sh("dvc repro", repo)
-    assert {rule for rule, _ in jobs_run(out)} == {"figures", "report"}, out
-    assert mtimes(repo, "results", "data") == before
+def exp_metrics(repo: Path, name: str) -> dict:
+    """The metrics `dvc exp show` lists for the experiment called ``name``."""
+    shown = json.loads(sh("dvc exp show --json --no-pager", repo))
+
+    def find(node):
+        if isinstance(node, dict):
+            if node.get("name") == name and isinstance(node.get("data"), dict):
+                return node["data"]["metrics"]["reports/metrics.json"]["data"]
+            node = list(node.values())
+        if isinstance(node, list):
+            for child in node:
+                found = find(child)
+                if found is not None:
+                    return found
+        return None
+
+    found = find(shown)
+    assert found is not None, f"experiment {name} not in dvc exp show"
+    return found
 
 
-def test_the_shift_learning_rate_reruns_only_the_shift_branch(repo):
-    edit_params(repo, "finetune.shift.learning_rate", 0.002)
-    out = sh("dvc repro", repo)
+SHOWN = ("evaluate", "figures", "report", "loss_curves", "benchmarks")  # read every agent
+
+
+def test_dvc_exp_run_reruns_what_each_change_needs(repo):
+    """`dvc exp run -S`: a learning-rate change retrains exactly what depends on it and gives
+    the right metrics; then a plots-only change redraws only the plots. `dvc exp show` lists
+    both experiments' metrics."""
+    from reference_scorer import compare, recompute
+
+    before = json.loads((repo / "reports/metrics.json").read_text())
+    out = sh("dvc exp run -n shift-lr -S finetune.shift.learning_rate=0.002", repo)
     jobs = jobs_run(out)
-    shown = ("evaluate", "figures", "report", "loss_curves")  # read every agent's outputs
-    model_jobs = [(r, w) for r, w in jobs if r not in shown]
+    model_jobs = [(r, w) for r, w in jobs if r not in SHOWN]
     assert model_jobs and all("__shift" in w for _, w in model_jobs), jobs
     assert {r for r, _ in model_jobs} == {"finetune_shift", "object_answers",
                                           "hypothetical_answers"}
-    assert set(shown) <= {r for r, _ in jobs}
+    assert set(SHOWN) <= {r for r, _ in jobs}
+    after = json.loads((repo / "reports/metrics.json").read_text())
+    assert compare(recompute(repo), after) == []
+    for m in ("smollm2", "gemma3"):  # nothing but the shift branch changed
+        for key in ("untrained", "self", "cross", "self_vs_cross", "calibration_mad"):
+            assert after["targets"][m][key] == before["targets"][m][key], (m, key)
+    assert {a: v for a, v in after["agents"].items() if "__shift" not in a} == \
+        {a: v for a, v in before["agents"].items() if "__shift" not in a}
+    assert exp_metrics(repo, "shift-lr") == after
+
+    times = mtimes(repo, "results", "data")
+    out = sh("dvc exp run -n wider -S plots.width=180", repo)
+    assert {rule for rule, _ in jobs_run(out)} == {"figures", "report"}, out
+    assert mtimes(repo, "results", "data") == times
+    assert json.loads((repo / "reports/metrics.json").read_text()) == after
+    assert exp_metrics(repo, "wider") == after
 
 
 def test_plain_snakemake_leaves_dvc_status_clean(repo):
@@ -307,3 +361,31 @@ def test_metrics_diff_after_changing_held_out_items(repo):
     assert "reports/metrics.json" in diff and re.search(r"targets\.\w+\.self\.n", diff), diff
     params = sh("dvc params diff HEAD~1", repo)
     assert re.search(r"tasks\.n_test_items\s+3\s+2", params), params
+
+
+def test_a_queued_experiment_runs_in_dvcs_temporary_workspace(repo):
+    """`dvc exp run --queue` + `dvc queue start`: the run happens in a copy of the repo without
+    Snakemake's metadata and with new modification times; `inward stage` repairs both, so a
+    plots-only change redraws only the plots there too, and `dvc exp show` lists its metrics."""
+    import time
+
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    params = (repo / "params.yaml").read_text()
+    sh("dvc exp run --queue -n queued-plots -C .snakemake/metadata -C logs/benchmarks "
+       "-S plots.height=150", repo)
+    sh("dvc queue start -j 1", repo)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        status = sh("dvc queue status", repo)
+        if "queued-plots" in status and not re.search(r"Queued|Running", status):
+            break
+        time.sleep(5)
+    else:
+        sh("dvc queue kill queued-plots", repo, check=False)
+        raise AssertionError(f"the queued experiment did not finish in 900 s:\n{status}")
+    assert re.search(r"queued-plots\s.*Success", status), status
+    logs = sh("dvc queue logs queued-plots", repo)
+    assert "outputs dated from Snakemake's metadata" in logs, logs[-3000:]
+    assert {rule for rule, _ in jobs_run(logs)} == {"figures", "report"}, logs[-3000:]
+    assert exp_metrics(repo, "queued-plots") == metrics
+    assert (repo / "params.yaml").read_text() == params  # the workspace was not touched

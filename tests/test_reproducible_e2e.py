@@ -1,28 +1,26 @@
 """The one-machine reproducibility guarantee (README, "What is reproduced"): a second run of the
-same study, in a fresh repo and with another --cores, writes the same bytes into every file DVC
-tracks, and so dvc.lock records the same hashes."""
+same study, in a fresh repo, with other --cores and another executor (Slurm's, where the test
+machine can start a cluster: ``second_study`` in conftest.py), writes the same bytes into
+every file DVC tracks, and so dvc.lock records the same hashes."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from e2e_support import TINY, lock_outs, new_study_repo, sh, tracked_files
-from snakemake.utils import available_cpu_count
+from e2e_support import TINY, lock_outs, sh, tracked_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
-def test_a_second_run_gives_the_same_bytes_for_every_tracked_output(tiny_study, tmp_path):
+def test_a_second_run_gives_the_same_bytes_for_every_tracked_output(tiny_study, second_study):
     first = json.loads((tiny_study.parent / "tracked_first.json").read_text())
-    repo = new_study_repo(tmp_path / "repo")
+    repo = second_study.repo
     assert (repo / "params.yaml").read_text() == TINY.read_text()
-    # the first run was `dvc repro` (`snakemake --cores all`: model jobs two at a time, each with
-    # max(1, all // 2) torch threads); this one gives model jobs the same thread count with other
-    # --cores (1 on a machine of up to 3 cores: one job at a time, in another order), and is
-    # recorded by the Snakefile's onsuccess hook
-    threads = max(1, available_cpu_count() // 2)
-    sh(f"snakemake --cores {1 if threads == 1 else 2 * threads + 1}", repo)
+    # the first run was `dvc repro` (`snakemake --cores all`: model jobs two at a time, each
+    # with one torch thread on 2 cores); this one ran jobs in another order (one agent's jobs
+    # per Slurm job, or one job at a time) with one thread each, and is recorded by the
+    # Snakefile's onsuccess hook
     second = tracked_files(repo)
     assert sorted(second) == sorted(first)
     differ = [f for f in first if first[f] != second[f]]

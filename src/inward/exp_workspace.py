@@ -11,7 +11,8 @@ relies on are then wrong:
   than their outputs (and the rule script newer than everything) and reruns at random.
 
 ``prepare`` repairs both before Snakemake starts: it takes the metadata carried into the copy
-(``dvc exp run --queue -C .snakemake/metadata``) or else the workspace's (``$DVC_ROOT``), gives
+(``dvc exp run --queue -C .snakemake/metadata -C logs/benchmarks``; the benchmark files feed
+the benchmark table, a log, not a DVC output) or else the workspace's (``$DVC_ROOT``), gives
 every output the time its record says it was made, and gives every unchanged git file a time
 before all of them. Files the experiment changed (``git status``) keep their new times, so
 Snakemake reruns exactly what depends on them, as it would in the workspace.
@@ -27,6 +28,7 @@ from base64 import urlsafe_b64decode
 from pathlib import Path
 
 METADATA = Path(".snakemake") / "metadata"
+CARRIED = (METADATA, Path("logs") / "benchmarks")  # what Snakemake needs that DVC leaves out
 
 
 def in_temp_workspace(root: str | Path = ".") -> bool:
@@ -38,7 +40,7 @@ def in_temp_workspace(root: str | Path = ".") -> bool:
 def _record_id(record: Path, base: Path) -> str:
     """The output path a Snakemake metadata record describes (urlsafe base64, long names split
     into folders whose names start with '@')."""
-    parts = [p[1:] if p.startswith("@") else p for p in record.relative_to(base).parts]
+    parts = [p.removeprefix("@") for p in record.relative_to(base).parts]
     return urlsafe_b64decode("".join(parts).encode()).decode()
 
 
@@ -98,18 +100,18 @@ def prepare(root: str | Path = ".", say=print) -> str:
     root = Path(root)
     if not in_temp_workspace(root):
         return "workspace"
-    target = root / METADATA
-    if not target.is_dir():
-        source = Path(os.environ.get("DVC_ROOT", "")) / METADATA
-        if os.environ.get("DVC_ROOT") and source.is_dir():
-            say(f"copying Snakemake's metadata from {source} (queue with "
-                "`-C .snakemake/metadata` to carry the baseline's own)")
-            shutil.copytree(source, target)
-        else:
-            say("no Snakemake metadata in this DVC temporary workspace: Snakemake cannot tell "
-                "which params changed and may redo or skip work; queue experiments with "
-                "`dvc exp run --queue -C .snakemake/metadata`")
-            return "no-metadata"
+    origin = os.environ.get("DVC_ROOT")
+    for rel in CARRIED:
+        source = Path(origin or "") / rel
+        if not (root / rel).is_dir() and origin and source.is_dir():
+            say(f"copying {rel} from {origin} (queue with `-C {rel}` to carry the "
+                "baseline's own)")
+            shutil.copytree(source, root / rel)
+    if not (root / METADATA).is_dir():
+        say("no Snakemake metadata in this DVC temporary workspace: Snakemake cannot tell "
+            "which params changed and may redo or skip work; queue experiments with "
+            "`dvc exp run --queue -C .snakemake/metadata -C logs/benchmarks`")
+        return "no-metadata"
     dated = restore_times(root, metadata_records(root))
     say(f"DVC temporary workspace: {dated} outputs dated from Snakemake's metadata")
     return "prepared"
