@@ -217,3 +217,13 @@ def test_a_models_own_shift_values_override_only_its_shift_finetune():
     # self and cross finetunes share one set of values whatever the model
     for agent in ("gemma3__self", "smollm2__cross__gemma3", "gemma3__cross__smollm2"):
         assert finetune_hparams(p, agent) == p["finetune"]["self"]
+
+
+def test_the_params_header_names_the_schema_that_validates_it():
+    import re
+
+    from inward.config import _schema
+
+    named = re.findall(r"src/inward/schemas/[\w.]+", (ROOT / "params.yaml").read_text())
+    assert named and all((ROOT / path).is_file() for path in named), named
+    assert _schema()["title"] == "inward params.yaml"

@@ -127,6 +127,36 @@ def test_the_snakemake_report_shows_results_and_benchmarks(repo):
     (repo / "reports/study.html").unlink()  # not a study output: leave the repo as it was
 
 
+def test_editing_a_task_file_reruns_exactly_what_depends_on_it(repo):
+    """The held-out `riddles` task is a user file (tasks.files): an input of the test split's
+    items, so `snakemake -n` after an edit lists that split's items and every job built on
+    them, and no training-side job; with the old text back, nothing is left to do (Snakemake
+    compares the file's checksum with the one it recorded)."""
+    from inward import layout
+
+    models = ["smollm2", "gemma3"]
+    path = repo / "data/tasks/riddles.jsonl"
+    text = path.read_text()
+    path.write_text(text.replace("single word", "single short word", 1))
+    try:
+        planned = set(jobs_run(sh("snakemake -n --cores 2", repo)))
+        assert "data/tasks" in sh("dvc status", repo)
+    finally:
+        path.write_text(text)
+    objects, hypos = layout.calibration_agents(models)
+    expected = ({("items", "split=test")}
+                | {("object_answers", f"agent={a}, split=test")
+                   for a, s in layout.object_needs(models) if s == "test"}
+                | {("hypothetical_answers", f"agent={a}")
+                   for a in layout.hypothetical_agents(models)}
+                | {("object_samples", f"agent={a}") for a in objects}
+                | {("hypothetical_samples", f"agent={a}") for a in hypos}
+                | {(r, "") for r in ("evaluate", "figures", "report", "benchmarks")})
+    assert planned == expected, sorted(planned ^ expected)
+    assert "Nothing to be done" in sh("snakemake -n --cores 1", repo)
+    assert "up to date" in sh("dvc status", repo)
+
+
 def test_dvc_tracks_exactly_the_study_files_all_readable_by_others(repo):
     """Every file under the DVC outs belongs to a target of `rule all` (so Snakemake rebuilds
     it when missing), every target exists, and under umask 022 all are world-readable."""
