@@ -239,7 +239,7 @@ def test_steps_cover_every_rule():
                                 "hypothetical_answers_and_samples", "self_data",
                                 "cross_data", "replay_data", "shift_data", "training_data",
                                 "finetune", "finetune_shift", "evaluate", "figures", "report",
-                                "loss_curves"}
+                                "loss_curves", "benchmarks"}
     assert steps.STEPS["replay_data"] is steps.STEPS["shift_data"] is steps.object_data
     assert steps.STEPS["self_data"] is steps.STEPS["cross_data"] is steps.prediction_data
 

@@ -141,10 +141,13 @@ def split_inputs(tasks_cfg: dict, split: str) -> list[str]:
                    for f in src.files})
 
 
-def load_task(task: str, source: dict, n_items: int, seed: int, split: str,
+def load_task(task: str, source: dict | str | Path, n_items: int, seed: int, split: str,
               max_prompt_chars: int | None = None) -> list[tasks.Item]:
     """The items of one file task. A jsonl task is kept whole (the user chose its prompts); a
-    paper task gives ``n_items`` of its release rows, a seeded draw (all when it has fewer)."""
+    paper task gives ``n_items`` of its release rows, a seeded draw (all when it has fewer).
+    ``source`` is ``Source.param()``, or a plain path to a jsonl file."""
+    if isinstance(source, (str, Path)):
+        source = {"entry": task, "format": "jsonl", "path": str(source)}
     if source["format"] == "jsonl":
         return tasks.load_jsonl_task(source["path"], task, split,
                                      max_prompt_chars=max_prompt_chars)
