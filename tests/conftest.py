@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
@@ -51,48 +50,8 @@ def tiny_study(tmp_path_factory):
 @pytest.fixture(scope="session")
 def second_study(tiny_study, tmp_path_factory):
     """The tiny study run a second time, in a fresh repo: through Slurm's executor on a
-    single-node cluster started for it (``tests/slurm_cluster.py``), or, where no cluster can
-    be installed and started (no root or no apt-get), by ``snakemake --cores 1``.
+    single-node cluster started for it, or by ``snakemake --cores 1`` where no cluster can be
+    started (see ``e2e_support.second_study_run``)."""
+    from e2e_support import second_study_run
 
-    Model jobs get one torch thread, as in the first run (``--cores all`` on 2 cores), so the
-    two runs must write the same bytes. The cluster lives only as long as the run: no other
-    test pays the Slurm executor plugin's probe of a stopped controller. Returns a namespace:
-    ``repo``, ``executor`` ("slurm" or "local"), ``why`` (why not Slurm), ``output`` (what
-    Snakemake printed), ``jobs`` (the cluster's job completion records), ``seconds``."""
-    import time
-    from types import SimpleNamespace
-
-    from e2e_support import new_study_repo, sh
-    from slurm_cluster import ClusterUnavailable, SlurmCluster, ensure_installed
-
-    root = tmp_path_factory.mktemp("second")
-    repo = new_study_repo(root / "repo")
-    run = SimpleNamespace(repo=repo, executor="local", why="", output="", jobs=[], seconds=0.0)
-    try:
-        ensure_installed()
-        cluster = SlurmCluster(root / "cluster")
-        cluster.start()
-    except (ClusterUnavailable, OSError, subprocess.TimeoutExpired) as err:
-        run.why = f"no Slurm cluster here: {err}"
-        start = time.monotonic()
-        run.output = sh("snakemake --cores 1", repo)
-        run.seconds = time.monotonic() - start
-        return run
-    model_rules = ["object_answers", "hypothetical_answers", "object_samples",
-                   "hypothetical_samples", "finetune", "finetune_shift"]
-    # per group job (one agent's model jobs): 2 cpus and 12 GB, so two of its jobs run side by
-    # side with one torch thread each; no slurmdbd, so the executor polls squeue
-    cmd = ("timeout -k 30 1800 snakemake --workflow-profile workflow/profiles/slurm --jobs 4 "
-           "--cores 2 --resources mem_mb=12000 --slurm-no-account "
-           "--slurm-status-command squeue --slurm-init-seconds-before-status-checks 2 "
-           "--seconds-between-status-checks 2 "
-           "--set-threads " + " ".join(f"{r}=1" for r in model_rules))
-    try:
-        start = time.monotonic()
-        run.output = sh(cmd, repo)
-        run.seconds = time.monotonic() - start
-        run.executor = "slurm"
-        run.jobs = cluster.completed_jobs()
-    finally:
-        cluster.stop()
-    return run
+    return second_study_run(tmp_path_factory.mktemp("second"))

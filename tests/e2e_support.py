@@ -94,3 +94,53 @@ def lock_outs(lock: Path) -> dict[str, str]:
     """md5 that a dvc.lock file records for each out of the study stage."""
     stage = yaml.safe_load(lock.read_text())["stages"]["study"]
     return {o["path"]: o["md5"] for o in stage["outs"]}
+
+
+MODEL_RULES = ["object_answers", "hypothetical_answers", "object_samples",
+               "hypothetical_samples", "finetune", "finetune_shift"]
+
+
+def second_study_run(root: Path):
+    """The tiny study in a fresh repo under ``root``: through Snakemake's Slurm executor on a
+    single-node cluster started for it (``tests/slurm_cluster.py``), or, where no cluster can
+    be installed and started (no root or no apt-get), by ``snakemake --cores 1``.
+
+    Model jobs get one torch thread, as in the first run (``--cores all`` on 2 cores), so the
+    two runs must write the same bytes. The cluster lives only as long as the run: no other
+    test pays the Slurm executor plugin's probe of a stopped controller. Returns a namespace:
+    ``repo``, ``executor`` ("slurm" or "local"), ``why`` (why not Slurm), ``output`` (what
+    Snakemake printed), ``jobs`` (the cluster's job completion records), ``seconds``."""
+    import time
+    from types import SimpleNamespace
+
+    from slurm_cluster import ClusterUnavailable, SlurmCluster, ensure_installed
+
+    repo = new_study_repo(root / "repo")
+    run = SimpleNamespace(repo=repo, executor="local", why="", output="", jobs=[], seconds=0.0)
+    try:
+        ensure_installed()
+        cluster = SlurmCluster(root / "cluster")
+        cluster.start()
+    except (ClusterUnavailable, OSError, subprocess.TimeoutExpired) as err:
+        run.why = f"no Slurm cluster here: {err}"
+        start = time.monotonic()
+        run.output = sh("snakemake --cores 1", repo)
+        run.seconds = time.monotonic() - start
+        return run
+    # per group job (one agent's model jobs): 2 cpus and 12 GB, so two of its jobs run side by
+    # side with one torch thread each; no slurmdbd, so the executor polls squeue; `timeout`
+    # bounds the whole run
+    cmd = ("timeout -k 30 1800 snakemake --workflow-profile workflow/profiles/slurm --jobs 4 "
+           "--cores 2 --resources mem_mb=12000 --slurm-no-account "
+           "--slurm-status-command squeue --slurm-init-seconds-before-status-checks 2 "
+           "--seconds-between-status-checks 2 "
+           "--set-threads " + " ".join(f"{r}=1" for r in MODEL_RULES))
+    try:
+        start = time.monotonic()
+        run.output = sh(cmd, repo)
+        run.seconds = time.monotonic() - start
+        run.executor = "slurm"
+        run.jobs = cluster.completed_jobs()
+    finally:
+        cluster.stop()
+    return run
