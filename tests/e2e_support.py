@@ -34,13 +34,17 @@ def sh(cmd: str, cwd: Path, check: bool = True, env: dict | None = None) -> str:
 
 
 def jobs_run(output: str) -> list[tuple[str, str]]:
-    """(rule, wildcards) of every job Snakemake ran, from its log output."""
+    """(rule, wildcards) of every job Snakemake ran (or, in a dry run, would run), from its log
+    output. A dry run prints the model jobs indented under their group (`group: agent_...`,
+    which Snakemake applies to cluster and dry runs only)."""
     jobs = []
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
-        m = re.match(r"(?:local)?rule (\w+):", block.strip())
-        if m and m.group(1) != "all":
-            w = re.search(r"wildcards: ([^\n]*)", block)
-            jobs.append((m.group(1), w.group(1) if w else ""))
+    starts = list(re.finditer(r"^[ \t]*(?:local)?rule (\w+):", output, re.MULTILINE))
+    for m, nxt in zip(starts, starts[1:] + [None]):
+        if m.group(1) == "all":
+            continue
+        block = output[m.end():nxt.start() if nxt else len(output)]
+        w = re.search(r"wildcards: ([^\n]*)", block)
+        jobs.append((m.group(1), w.group(1) if w else ""))
     return jobs
 
 
