@@ -100,8 +100,8 @@ def lock_outs(lock: Path) -> dict[str, str]:
     return {o["path"]: o["md5"] for o in stage["outs"]}
 
 
-MODEL_RULES = ["object_answers", "hypothetical_answers", "object_samples",
-               "hypothetical_samples", "finetune", "finetune_shift"]
+MODEL_RULES = ["object_answers", "hypothetical_answers", "object_answers_and_samples",
+               "hypothetical_answers_and_samples", "finetune", "finetune_shift"]
 
 
 def second_study_run(root: Path):
@@ -131,11 +131,12 @@ def second_study_run(root: Path):
         run.output = sh("snakemake --cores 1", repo)
         run.seconds = time.monotonic() - start
         return run
-    # per group job (one agent's model jobs): 2 cpus and 12 GB, so two of its jobs run side by
-    # side with one torch thread each; no slurmdbd, so the executor polls squeue; `timeout`
-    # bounds the whole run
+    # per group job (one agent's model jobs): 1 cpu and 8 GB, its jobs one after another with
+    # one torch thread, so the 2-cpu node runs two agents' group jobs side by side (a 2-cpu
+    # group job would leave a cpu idle whenever the group has one job ready); no slurmdbd, so
+    # the executor polls squeue; `timeout` bounds the whole run
     cmd = ("timeout -k 30 1800 snakemake --workflow-profile workflow/profiles/slurm --jobs 4 "
-           "--cores 2 --resources mem_mb=12000 --slurm-no-account "
+           "--cores 1 --resources mem_mb=8000 --slurm-no-account "
            "--slurm-status-command squeue --slurm-init-seconds-before-status-checks 2 "
            "--seconds-between-status-checks 2 "
            "--set-threads " + " ".join(f"{r}=1" for r in MODEL_RULES))
