@@ -24,6 +24,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -147,8 +148,9 @@ class SlurmCluster:
         if not key.exists():
             _run(["mungekey", "--create"], 30)
             shutil.chown(key, "munge", "munge")
-        own = self.root / "munge"  # munged runs as the munge user: its own folder
-        own.mkdir(exist_ok=True)
+        # munged runs as the munge user: its own folder, outside self.root, which may sit in a
+        # tree only root can enter (pytest's temporary folders are mode 0700)
+        own = self.munge_dir = Path(tempfile.mkdtemp(prefix="inward-munge-"))
         shutil.chown(own, "munge", "munge")
         pidfile = own / "munged.pid"
         proc = _run(["nice", "-n", "19", "runuser", "-u", "munge", "--", "munged", "--force",
@@ -207,5 +209,7 @@ class SlurmCluster:
                 time.sleep(0.2)
             else:
                 os.kill(pid, signal.SIGKILL)
+        if getattr(self, "munge_dir", None):
+            shutil.rmtree(self.munge_dir, ignore_errors=True)
         if self.conf.is_file() and self.conf.read_text().startswith(MARK):
             self.conf.unlink()
