@@ -53,16 +53,15 @@ def jsonl_files(path: str | Path) -> list[Path]:
     return sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
 
 
-def _first_row(file: Path) -> dict | None:
+def _rows(file: Path):
+    """Each non-blank line of a JSONL file, parsed (None where it is not JSON)."""
     with file.open(encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
                 try:
-                    row = json.loads(line)
+                    yield json.loads(line)
                 except json.JSONDecodeError:
-                    return None
-                return row if isinstance(row, dict) else None
-    return None
+                    yield None  # reported when the file is loaded
 
 
 def detect_format(path: str | Path) -> str:
@@ -70,22 +69,13 @@ def detect_format(path: str | Path) -> str:
     files = jsonl_files(path)
     if not files or not files[0].is_file():
         return "jsonl"
-    row = _first_row(files[0])
-    return "paper" if row is not None and all(k in row for k in PAPER_KEYS) else "jsonl"
+    row = next(_rows(files[0]), None)
+    return "paper" if isinstance(row, dict) and all(k in row for k in PAPER_KEYS) else "jsonl"
 
 
 def _datasets(file: Path) -> set[str]:
-    found = set()
-    with file.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # reported when the file is loaded
-                if isinstance(row, dict) and isinstance(row.get("original_dataset"), str):
-                    found.add(row["original_dataset"])
-    return found
+    return {row["original_dataset"] for row in _rows(file)
+            if isinstance(row, dict) and isinstance(row.get("original_dataset"), str)}
 
 
 def entry_sources(name: str, value) -> dict[str, Source]:
