@@ -30,7 +30,8 @@ def tiny_study(tmp_path_factory):
 
     Returns the repo; ``metrics_first.json`` and ``answers_first/`` (the object-level and
     hypothetical answer files), ``dvc_first.lock`` and ``tracked_first.json`` (md5 of every
-    DVC-tracked file) beside it keep the first run's results, since later tests edit the repo."""
+    DVC-tracked file), ``items_first/`` and ``adapters_first/`` beside it keep the first run's
+    results and what made them, since later tests edit the repo."""
     import json
     import shutil
 
@@ -44,6 +45,9 @@ def tiny_study(tmp_path_factory):
     (repo.parent / "tracked_first.json").write_text(json.dumps(tracked_files(repo), indent=1))
     for kind in ("object", "hypothetical"):
         shutil.copytree(repo / "results" / kind, repo.parent / "answers_first" / kind)
+    # what made them (later tests rerun parts of the study in this repo)
+    shutil.copytree(repo / "data" / "items", repo.parent / "items_first")
+    shutil.copytree(repo / "results" / "adapters", repo.parent / "adapters_first")
     return repo
 
 
