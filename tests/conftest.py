@@ -24,14 +24,8 @@ def smollm_backend():
     return load_backend(SMOLLM, threads=THREADS)
 
 
-@pytest.fixture(scope="session")
-def tiny_study(tmp_path_factory):
-    """The tiny study run once through ``dvc repro`` in a fresh repo (end-to-end tests).
-
-    Returns the repo; ``metrics_first.json`` and ``answers_first/`` (the object-level and
-    hypothetical answer files), ``dvc_first.lock`` and ``tracked_first.json`` (md5 of every
-    DVC-tracked file), ``items_first/`` and ``adapters_first/`` beside it keep the first run's
-    results and what made them, since later tests edit the repo."""
+def _first_study(tmp_path_factory):
+    """The tiny study run once through ``dvc repro`` in a fresh repo (see ``tiny_study``)."""
     import json
     import shutil
 
@@ -49,6 +43,49 @@ def tiny_study(tmp_path_factory):
     shutil.copytree(repo / "data" / "items", repo.parent / "items_first")
     shutil.copytree(repo / "results" / "adapters", repo.parent / "adapters_first")
     return repo
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _first_study_in_background(request, tmp_path_factory):
+    """Starts the first tiny study as the session starts, when a selected test needs it.
+
+    Most of the suite before the end-to-end files runs on one core (one test at a time, one
+    torch thread); the study's jobs use the other meanwhile instead of after them. Its
+    commands run with ``e2e_support.ENV``, a copy of the environment taken at import, and in
+    their own folder, so nothing a unit test sets or changes reaches them."""
+    import threading
+
+    if not any("tiny_study" in item.fixturenames for item in request.session.items):
+        yield None
+        return
+    result: dict = {}
+
+    def run():
+        try:
+            result["repo"] = _first_study(tmp_path_factory)
+        except Exception as err:  # noqa: BLE001 -- re-raised by every test that asks for the study
+            result["error"] = err
+
+    worker = threading.Thread(target=run, name="first tiny study", daemon=True)
+    worker.start()
+    yield worker, result
+    worker.join()
+
+
+@pytest.fixture(scope="session")
+def tiny_study(_first_study_in_background):
+    """The tiny study run once through ``dvc repro`` in a fresh repo (end-to-end tests).
+
+    Returns the repo; ``metrics_first.json`` and ``answers_first/`` (the object-level and
+    hypothetical answer files), ``dvc_first.lock`` and ``tracked_first.json`` (md5 of every
+    DVC-tracked file), ``items_first/`` and ``adapters_first/`` beside it keep the first run's
+    results and what made them, since later tests edit the repo. The run itself started with
+    the session (``_first_study_in_background``)."""
+    worker, result = _first_study_in_background
+    worker.join()
+    if "error" in result:
+        raise result["error"]
+    return result["repo"]
 
 
 @pytest.fixture(scope="session")
