@@ -39,6 +39,7 @@ def test_the_shipped_params_are_valid():
      r"models\.smollm2\.shift_finetune\.learning_rat: unknown key; allowed keys: .*learning_rate"),
     ({"finetune.shift.lora_rnk": 4}, r"finetune\.shift\.lora_rnk: unknown key; allowed keys: .*lora_rank"),
     ({"finetune.shift.epochs": None}, r"finetune\.shift\.epochs: None is not of type 'integer'"),
+    ({"sft.replay_weight": -1}, r"sft\.replay_weight: -1 is less than the minimum of 0"),
 ])
 def test_each_problem_names_the_key_and_the_allowed_values(edit, expected):
     with pytest.raises(ParamsError, match=expected):

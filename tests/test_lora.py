@@ -156,6 +156,25 @@ def test_length_bucketed_batches_cover_every_example_once():
     assert again == batches
 
 
+def test_weighted_examples_are_dealt_over_every_batch():
+    """Replayed answers of weight 2 beside prediction examples of weight 1: every batch gets its
+    share of both (a batch of weight-2 examples alone would cancel the weight in the per-step
+    mean), every example once, as many batches as before, each kind in token-order runs."""
+    import torch
+
+    from inward.lora import _length_bucketed
+
+    plain = [([1, n], [-100, n]) for n in range(30)]
+    heavy = [([2, n], [-100, n], [0.0, 2.0]) for n in range(10)]
+    examples = plain + heavy
+    batches = _length_bucketed(examples, 4, torch.Generator().manual_seed(0))
+    assert sorted(i for b in batches for i in b) == list(range(40)) and len(batches) == 10
+    for b in batches:
+        kinds = [len(examples[i]) for i in b]
+        assert kinds.count(2) == 3 and kinds.count(3) == 1
+    assert batches == _length_bucketed(examples, 4, torch.Generator().manual_seed(0))
+
+
 def test_continue_from_init_adapter(data, trained, tmp_path, smollm_backend):
     train, _, _ = data
     adapter, _ = trained
@@ -205,6 +224,38 @@ def test_shared_prefix_loss_equals_the_plain_loss_and_gradient(smollm_backend):
     assert n1 == n2 and abs(plain - shared) < 1e-3 * abs(plain)
     for a, c in zip(g1, g2):
         assert torch.allclose(a, c, atol=1e-5, rtol=1e-3)
+
+
+def test_a_weighted_answer_counts_as_that_many_copies(smollm_backend):
+    """A turn of weight w adds w times its token losses (plain and shared-prefix paths alike),
+    and the training normaliser counts it w times: weight 2 is two copies of the example."""
+    import copy
+
+    import torch
+
+    from inward.lora import batch_loss_sum, encode_weighted, label_weight
+
+    b = smollm_backend
+    model = copy.deepcopy(b.model)
+    context = "Earlier you were sent this message:\n<<<\nName two red fruits.\n>>>\n"
+    chats = [[{"role": "user", "content": context + q}, {"role": "assistant", "content": a}]
+             for q, a in [("First word of your reply?", "apple"), ("Did it start with a vowel?",
+                                                                    "true")]]
+    with torch.no_grad():
+        for shared in (False, True):  # one example (plain path) or two sharing a prefix
+            todo = chats if shared else chats[:1]
+            plain = [encode_weighted(b.tokenizer, c, b.fmt) for c in todo]
+            heavy = [encode_weighted(b.tokenizer, [c[0], {**c[1], "weight": 2}], b.fmt)
+                     for c in todo]
+            assert [e[0] for e in heavy] == [e[0] for e in plain]
+            l1, n1 = batch_loss_sum(model, plain, 0, "cpu")
+            l2, n2 = batch_loss_sum(model, heavy, 0, "cpu")
+            assert n1 == n2 and abs(float(l2) - 2 * float(l1)) < 1e-4 * float(l1)
+            assert sum(map(label_weight, heavy)) == 2 * sum(map(label_weight, plain))
+            assert sum(map(label_weight, plain)) == sum(
+                sum(v != -100 for v in e[1][1:]) for e in plain)
+    zero = encode_weighted(b.tokenizer, [chats[0][0], {**chats[0][1], "weight": 0}], b.fmt)
+    assert set(zero[1]) == {-100} and label_weight(zero) == 0
 
 
 def test_lora_layers_adapts_only_the_top_layers(tmp_path, smollm_backend):

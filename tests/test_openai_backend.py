@@ -17,6 +17,7 @@ from inward.backends.openai_backend import (
     OpenAIBackend,
     OpenAIBackendError,
     finetune_openai,
+    hosted_training_bytes,
 )
 from inward.cache import ResponseCache
 from inward.serve import LoopbackServer, free_port, messages_hash
@@ -267,3 +268,20 @@ def test_429_storm_is_retried(tmp_path, monkeypatch):
         assert be.generate([c], max_new_tokens=16)[0]
         assert [r["status"] for r in chat_log(srv, [c])] == [429, 429, 429, 200]
         assert len(sleeps) == 3 and be.stats()["retries"] == 3 and be.stats()["requests"] == 1
+
+
+def test_a_weighted_answer_is_sent_to_a_hosted_finetune_as_copies(tmp_path):
+    """OpenAI's format knows only the weights 0 and 1: an answer of weight w (sft.replay_weight)
+    goes round(w) times with weight 1; a plain 0/1 file goes byte for byte."""
+    demo = [{"role": "user", "content": "Name a fruit."},
+            {"role": "assistant", "content": "pear", "weight": 0},
+            {"role": "user", "content": "Name a colour."}]
+    plain = {"messages": [*demo, {"role": "assistant", "content": "red"}]}
+    heavy = {"messages": [*demo, {"role": "assistant", "content": "blue", "weight": 3}]}
+    f = tmp_path / "plain.jsonl"
+    f.write_text(json.dumps(plain) + "\n")
+    assert hosted_training_bytes(f) == f.read_bytes()
+    f.write_text(json.dumps(plain) + "\n" + json.dumps(heavy) + "\n")
+    sent = [json.loads(x) for x in hosted_training_bytes(f).decode().splitlines()]
+    copy = {"messages": [*demo, {"role": "assistant", "content": "blue", "weight": 1}]}
+    assert sent == [plain, copy, copy, copy]

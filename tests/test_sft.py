@@ -71,6 +71,23 @@ def test_write_chat_jsonl(tmp_path):
         write_chat_jsonl([{"messages": [{"role": "user", "content": "hi"}]}], tmp_path / "x")
 
 
+def test_replayed_answers_carry_their_loss_weight(tmp_path):
+    """sft.replay_weight: the answer turn says how much it counts; the worked exchange stays 0
+    and a weight of 1 is not written (the file stays plain OpenAI format)."""
+    from inward.tasks import generate_items
+    item = generate_items("colours", 1, 0)[0]
+    answers = {(item.task, item.item_id): "red blue"}
+    (ex,) = object_examples([item], answers, cap=5, seed=0, demonstration=True, weight=2.5)
+    assert [m.get("weight") for m in ex["messages"]] == [None, 0, None, 2.5]
+    (plain,) = object_examples([item], answers, cap=5, seed=0, demonstration=True)
+    assert "weight" not in plain["messages"][-1]
+    assert io.read_jsonl(write_chat_jsonl([ex], tmp_path / "w.jsonl")) == [ex]
+    for bad in (-1, True, "2", float("nan"), float("inf")):
+        broken = {"messages": [*ex["messages"][:-1], {**ex["messages"][-1], "weight": bad}]}
+        with pytest.raises(ValueError, match="example 0"):
+            write_chat_jsonl([broken], tmp_path / "bad.jsonl")
+
+
 def test_read_jsonl_errors(tmp_path):
     f = tmp_path / "r.jsonl"
     f.write_text('{"a": 1}\n\n{oops\n')

@@ -75,6 +75,15 @@ def encode_example(tokenizer, messages: list[dict], fmt: str,
 
     An assistant turn with ``"weight": 0`` (OpenAI's chat finetuning format) is context, not a
     target: a worked exchange shown before the real question is never learned as an answer."""
+    ids, labels, _ = encode_weighted(tokenizer, messages, fmt, max_length)
+    return ids, labels
+
+
+def encode_weighted(tokenizer, messages: list[dict], fmt: str,
+                    max_length: int | None = None) -> tuple[list[int], list[int], list[float]]:
+    """``encode_example`` plus each token's loss weight: the ``weight`` of its assistant turn
+    (default 1; 0 on every unlabelled token). A turn of weight 2 counts as much in the loss as
+    two copies of it (e.g. replayed object-level answers, ``sft.replay_weight``)."""
     def enc(msgs, gen):
         msgs = [{"role": m["role"], "content": m["content"]} for m in msgs]
         text = models.format_chat(tokenizer, msgs, fmt, add_generation_prompt=gen)
@@ -82,27 +91,45 @@ def encode_example(tokenizer, messages: list[dict], fmt: str,
 
     ids = enc(messages, False)
     labels = [-100] * len(ids)
+    weights = [0.0] * len(ids)
     for i, m in enumerate(messages):
-        if m["role"] != "assistant" or m.get("weight", 1) == 0:
+        w = float(m.get("weight", 1))
+        if m["role"] != "assistant" or w == 0:
             continue
         start = len(enc(messages[:i], True))
         end = len(enc(messages[: i + 1], False))
         labels[start:end] = ids[start:end]
+        weights[start:end] = [w] * (end - start)
     if max_length:
-        ids, labels = ids[:max_length], labels[:max_length]
-    return ids, labels
+        ids, labels, weights = ids[:max_length], labels[:max_length], weights[:max_length]
+    return ids, labels, weights
 
 
-def _collate(batch: list[tuple[list[int], list[int]]], pad_id: int, device):
-    n = max(len(ids) for ids, _ in batch)
+def _collate(batch: list[tuple], pad_id: int, device):
+    """Padded ``(input_ids, attention, labels, weights)`` of (ids, labels[, weights]) examples
+    (weights default to 1 on labelled tokens)."""
+    n = max(len(ex[0]) for ex in batch)
     x = torch.full((len(batch), n), pad_id, dtype=torch.long)
     y = torch.full((len(batch), n), -100, dtype=torch.long)
     a = torch.zeros((len(batch), n), dtype=torch.long)
-    for r, (ids, lab) in enumerate(batch):
+    w = torch.zeros((len(batch), n), dtype=torch.float32)
+    for r, ex in enumerate(batch):
+        ids, lab = ex[0], ex[1]
         x[r, : len(ids)] = torch.tensor(ids)
         y[r, : len(lab)] = torch.tensor(lab)
         a[r, : len(ids)] = 1
-    return x.to(device), a.to(device), y.to(device)
+        w[r, : len(lab)] = torch.tensor(_weights_of(ex))
+    return x.to(device), a.to(device), y.to(device), w.to(device)
+
+
+def _weights_of(ex: tuple) -> list[float]:
+    return list(ex[2]) if len(ex) > 2 else [float(v != -100) for v in ex[1]]
+
+
+def label_weight(ex: tuple) -> float:
+    """The summed loss weight of an example's predicted tokens (the first token is never
+    predicted): the loss normaliser, equal to the number of labelled tokens when unweighted."""
+    return float(sum(w for v, w in zip(ex[1][1:], _weights_of(ex)[1:]) if v != -100))
 
 
 def _causal_lm(model):
@@ -110,12 +137,20 @@ def _causal_lm(model):
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def token_loss_sum(model, x, attn, labels) -> tuple[torch.Tensor, int]:
-    """Sum of next-token cross-entropies over labelled positions, and their number."""
+def _weighted_ce(logits: torch.Tensor, tgt: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+    if w is None:
+        return F.cross_entropy(logits.float(), tgt, reduction="sum")
+    return (F.cross_entropy(logits.float(), tgt, reduction="none") * w).sum()
+
+
+def token_loss_sum(model, x, attn, labels, weights=None) -> tuple[torch.Tensor, int]:
+    """Sum of next-token cross-entropies over labelled positions (each times its weight, when
+    ``weights`` is given), and the number of those positions."""
     lm = _causal_lm(model)
     tgt = labels[:, 1:]
     sel = tgt != -100
     n = int(sel.sum())
+    w = None if weights is None else weights[:, 1:][sel]
     if hasattr(lm, "model") and hasattr(lm, "lm_head"):
         h = lm.model(input_ids=x, attention_mask=attn, use_cache=False).last_hidden_state
         logits = lm.lm_head(h[:, :-1][sel])
@@ -124,28 +159,29 @@ def token_loss_sum(model, x, attn, labels) -> tuple[torch.Tensor, int]:
             logits = torch.tanh(logits / cap) * cap
     else:
         logits = model(input_ids=x, attention_mask=attn, use_cache=False).logits[:, :-1][sel]
-    loss = F.cross_entropy(logits.float(), tgt[sel], reduction="sum")
-    return loss, n
+    return _weighted_ce(logits, tgt[sel], w), n
 
 
-def batch_loss_sum(model, batch: list[tuple[list[int], list[int]]], pad_id: int,
+def batch_loss_sum(model, batch: list[tuple], pad_id: int,
                    device) -> tuple[torch.Tensor, int]:
     """``token_loss_sum`` of a micro-batch, computing a prefix that neighbouring examples share
     only once: the questions about one item quote the same earlier prompt, and replayed answers
     of one task kind open with the same worked exchange. Each group's prefix (never reaching an
     assistant token) runs once, its keys and values are copied to the group's examples, and
     gradients flow back through the copies. Equal to the plain computation up to float
-    rounding; examples with nothing shared go the plain way."""
+    rounding; examples with nothing shared go the plain way. Examples are ``(ids, labels)`` or
+    ``(ids, labels, weights)`` (see ``encode_weighted``)."""
     from transformers.cache_utils import DynamicCache
 
     from .backends.local import _common_prefix, _prefix_groups
     from .backends.local import left_pad as _left_pad
 
     lm = _causal_lm(model)
-    seqs = [ids for ids, _ in batch]
+    seqs = [ex[0] for ex in batch]
     groups = _prefix_groups(seqs)
     if len(groups) == len(seqs) or not (hasattr(lm, "model") and hasattr(lm, "lm_head")):
-        return token_loss_sum(model, *_collate(batch, pad_id, device))
+        x, a, y, w = _collate(batch, pad_id, device)
+        return token_loss_sum(model, x, a, y, w if any(len(ex) > 2 for ex in batch) else None)
     lens = []
     for g in groups:
         first_label = min(next(i for i, v in enumerate(batch[r][1]) if v != -100) for r in g)
@@ -163,6 +199,10 @@ def batch_loss_sum(model, batch: list[tuple[list[int], list[int]]], pad_id: int,
     starts = [n for g, n in zip(groups, lens) for _ in g]
     ids_s, attn_s = _left_pad([seqs[r][n:] for r, n in zip(rows, starts)], pad_id, device)
     lab_s, _ = _left_pad([batch[r][1][n:] for r, n in zip(rows, starts)], -100, device)
+    weighted = any(len(ex) > 2 for ex in batch)
+    if weighted:
+        w_s, _ = _left_pad([_weights_of(batch[r])[n:] for r, n in zip(rows, starts)], 0.0,
+                           device, torch.float32)
     attn = torch.cat([attn_p[of_row], attn_s], dim=1)
     pos = (attn.cumsum(-1) - 1).clamp(min=0)[:, attn_p.shape[1]:]
     h = lm.model(input_ids=ids_s, attention_mask=attn, position_ids=pos, past_key_values=cache,
@@ -173,7 +213,9 @@ def batch_loss_sum(model, batch: list[tuple[list[int], list[int]]], pad_id: int,
     cap = getattr(lm.config, "final_logit_softcapping", None)
     if cap:
         logits = torch.tanh(logits / cap) * cap
-    return F.cross_entropy(logits.float(), tgt[sel], reduction="sum"), int(sel.sum())
+    w = w_s[:, 1:][sel] if weighted else None
+    return _weighted_ce(logits, tgt[sel], w), int(sel.sum())
+
 
 
 def _grouped_order(examples: list) -> list[int]:
@@ -226,11 +268,31 @@ def _length_bucketed(examples: list, bs: int, gen: torch.Generator) -> list[list
     token order and cut into batches, so examples sharing a prefix (the questions about one
     item, replayed answers after the same worked exchange) land in one batch, where
     ``batch_loss_sum`` computes their prefix once, and a batch holds similar lengths (little
-    padding). The batches, not the examples, are shuffled each epoch."""
+    padding). The batches, not the examples, are shuffled each epoch.
+
+    Examples of different loss weights (``encode_weighted``; e.g. replayed answers of weight 2
+    beside prediction examples of weight 1) are dealt evenly over the batches instead, each
+    weight's examples in token order and in runs, so neighbours still share prefixes: a batch
+    made only of weight-2 examples would have its weight cancelled by the per-step mean."""
     order = _grouped_order(examples)
-    batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+    streams: dict[float, list[int]] = {}
+    for i in order:
+        streams.setdefault(_answer_weight(examples[i]), []).append(i)
+    n = math.ceil(len(order) / bs)
+    if len(streams) == 1:
+        batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+    else:
+        batches = [[] for _ in range(n)]
+        for members in streams.values():
+            for b in range(n):
+                batches[b] += members[b * len(members) // n:(b + 1) * len(members) // n]
     perm = torch.randperm(len(batches), generator=gen).tolist()
-    return [batches[i] for i in perm]
+    return [batches[i] for i in perm if batches[i]]
+
+
+def _answer_weight(ex: tuple) -> float:
+    """The largest loss weight among an example's labelled tokens (1 when unweighted)."""
+    return max((w for v, w in zip(ex[1], _weights_of(ex)) if v != -100), default=1.0)
 
 
 def _evaluation_steps(total: int, n: int) -> set[int]:
@@ -279,7 +341,7 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
     base = get_base(source, dev, dt)
     tok, fmt = base.tokenizer, base.fmt
     chats = read_chat_jsonl(train_jsonl)
-    examples = [encode_example(tok, c, fmt, hp["max_length"]) for c in chats]
+    examples = [encode_weighted(tok, c, fmt, hp["max_length"]) for c in chats]
     examples = [e for e in examples if any(v != -100 for v in e[1][1:])]
     if not examples:
         raise ValueError(f"{train_jsonl}: no example has an assistant turn to learn")
@@ -341,7 +403,7 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
             if step >= total:
                 break
             group = micro[j:j + accum]
-            n_lab = sum(sum(v != -100 for v in examples[i][1][1:]) for mb in group for i in mb)
+            n_lab = sum(label_weight(examples[i]) for mb in group for i in mb)
             loss_sum = 0.0
             cur_lr = sched.get_last_lr()[0]
             for mb in group:
@@ -349,7 +411,8 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
                 (loss / n_lab).backward()
                 loss_sum += float(loss.detach())
                 tokens += sum(len(examples[i][0]) for i in mb)
-            label_tokens += n_lab
+            label_tokens += sum(sum(v != -100 for v in examples[i][1][1:])
+                                for mb in group for i in mb)
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()

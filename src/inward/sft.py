@@ -65,13 +65,16 @@ def prediction_examples(items: Iterable[Item], object_values: pl.DataFrame,
 
 
 def object_examples(items: Iterable[Item], responses: Iterable[dict] | Mapping,
-                    cap: int, seed: int, demonstration: bool = False) -> list[dict]:
+                    cap: int, seed: int, demonstration: bool = False,
+                    weight: float = 1.0) -> list[dict]:
     """Object-level examples (prompt -> raw stripped answer) for the behaviour-shift finetune.
 
     ``responses`` is a list of answer records ``{"task", "item_id", "response"}`` or a mapping
     (task, item_id) -> response. Missing and non-compliant answers are skipped; at most
     ``cap`` examples per task. The prompt is the object-level chat exactly as the answers
-    were produced (with the worked exchange when ``demonstration`` is on).
+    were produced (with the worked exchange when ``demonstration`` is on). A ``weight`` other
+    than 1 is written on the answer turn (``"weight": w``): its tokens count w times in the
+    loss (``lora.encode_weighted``; a hosted finetune gets round(w) copies instead).
     """
     if isinstance(responses, Mapping):
         by_key = dict(responses)
@@ -85,8 +88,10 @@ def object_examples(items: Iterable[Item], responses: Iterable[dict] | Mapping,
         # the worked exchange is context (weight 0): only the model's own answer is learned
         chat = [{**m, "weight": 0} if m["role"] == "assistant" else m
                 for m in object_chat(item, demonstration)]
-        groups[(item.task,)].append(
-            {"messages": [*chat, {"role": "assistant", "content": response.strip()}]})
+        answer = {"role": "assistant", "content": response.strip()}
+        if weight != 1:
+            answer["weight"] = weight
+        groups[(item.task,)].append({"messages": [*chat, answer]})
     return _capped(groups, cap, seed)
 
 
@@ -111,6 +116,10 @@ def train_validation_split(sources: list[list[dict]], validation_fraction: float
     return train, val
 
 
+def _valid_weight(w) -> bool:
+    return isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w < float("inf")
+
+
 def write_chat_jsonl(examples: Iterable[dict], path: str | Path) -> Path:
     """Write examples as OpenAI chat finetuning JSONL (atomically); checks their shape."""
     examples = list(examples)
@@ -118,7 +127,7 @@ def write_chat_jsonl(examples: Iterable[dict], path: str | Path) -> Path:
         msgs = ex.get("messages") if isinstance(ex, dict) else None
         if not msgs or any(not isinstance(m, dict) or m.get("role") not in
                            ("system", "user", "assistant") or not isinstance(m.get("content"), str)
-                           or m.get("weight", 1) not in (0, 1)
+                           or not _valid_weight(m.get("weight", 1))
                            for m in msgs) or msgs[-1]["role"] != "assistant":
             raise ValueError(f"example {n} is not a chat example ending with an assistant turn")
     return io.write_jsonl(examples, path)

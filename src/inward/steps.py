@@ -190,16 +190,18 @@ def prediction_data(*, item_file: str, answers: str, data: str, props: list, cap
 
 def object_data(*, item_file: str, answers: str, data: str, cap: int, seed: int,
                 demonstration: bool, anchors_per_property: int = 0, props: list | None = None,
-                rule_set: str = "paper", threads: int = 1) -> None:
+                rule_set: str = "paper", weight: float = 1.0, threads: int = 1) -> None:
     """Object-level finetuning examples from one model's answers to the training items: the
     trainee's own answers (replayed beside prediction examples so that self- and
     cross-training keep its behaviour), or another model's (the behaviour shift). The shift
     adds ``anchors_per_property`` questions about a quoted text per text property of
     ``props``: they keep the answer formats of the hypothetical questions and say nothing
-    about any model's behaviour (``sft.format_anchor_examples``)."""
+    about any model's behaviour (``sft.format_anchor_examples``). ``weight`` is the loss
+    weight of the answers (``sft.replay_weight`` for the replay)."""
     its = load_items(item_file)
     responses = {(a["task"], a["item_id"]): a["response"] for a in read_jsonl(answers)}
-    examples = sft.object_examples(its, responses, cap, seed, demonstration) if cap else []
+    examples = (sft.object_examples(its, responses, cap, seed, demonstration, weight)
+                if cap else [])
     anchors = sft.format_anchor_examples(list(props or []), anchors_per_property, seed,
                                          rule_set)
     sft.write_chat_jsonl(examples + anchors, data)

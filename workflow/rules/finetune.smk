@@ -57,6 +57,7 @@ rule replay_data:
         data=layout.SFT.replace("{kind}", "replay"),
     params:
         cap=config["sft"]["replay_per_task"],
+        weight=config["sft"].get("replay_weight", 1.0),
         seed=SEED,
         demonstration=config["generation"]["demonstration"],
     log:

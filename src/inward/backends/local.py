@@ -149,14 +149,15 @@ def attach_adapter(model: torch.nn.Module, adapter: str | Path) -> torch.nn.Modu
     return m
 
 
-def left_pad(rows: list[list[int]], fill: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+def left_pad(rows: list[list], fill, device,
+             dtype: torch.dtype = torch.long) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows padded on the left with ``fill`` into one tensor, and their attention mask."""
     n = max(len(r) for r in rows)
-    out = torch.full((len(rows), n), fill, dtype=torch.long)
+    out = torch.full((len(rows), n), fill, dtype=dtype)
     mask = torch.zeros((len(rows), n), dtype=torch.long)
     for i, r in enumerate(rows):
         if r:
-            out[i, n - len(r):] = torch.tensor(r, dtype=torch.long)
+            out[i, n - len(r):] = torch.tensor(r, dtype=dtype)
             mask[i, n - len(r):] = 1
     return out.to(device), mask.to(device)
 

@@ -399,6 +399,25 @@ def _write_json(path: Path, obj: dict) -> None:
     tmp.replace(path)
 
 
+def hosted_training_bytes(train_jsonl) -> bytes:
+    """The training file as a hosted finetune takes it. OpenAI's format allows only the assistant
+    weights 0 and 1, so an example whose answer has a larger weight w (``sft.replay_weight``)
+    is sent round(w) times with weight 1; a file with only 0/1 weights goes byte for byte."""
+    raw = Path(train_jsonl).read_bytes()
+    lines = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+    if all(m.get("weight", 1) in (0, 1) for ex in lines for m in ex["messages"]):
+        return raw
+    out = []
+    for ex in lines:
+        ws = [m["weight"] for m in ex["messages"] if m.get("weight", 1) not in (0, 1)]
+        copies = max(int(round(max(ws))), 0) if ws else 1
+        plain = {**ex, "messages": [
+            {**m, "weight": 1} if m.get("weight", 1) not in (0, 1) else m
+            for m in ex["messages"]]}
+        out += [json.dumps(plain, ensure_ascii=False)] * copies
+    return ("\n".join(out) + "\n").encode("utf-8")
+
+
 def finetune_openai(model_cfg: dict, train_jsonl, out_dir, hparams: dict | None,
                     init_adapter=None, seed: int = 0, threads: int | None = None, *,
                     sleep: Callable[[float], None] = time.sleep,
@@ -422,7 +441,7 @@ def finetune_openai(model_cfg: dict, train_jsonl, out_dir, hparams: dict | None,
                     max_delay=float(model_cfg.get("retry_max_delay", 60.0)), sleep=sleep)
     interval = float(poll_interval if poll_interval is not None
                      else model_cfg.get("poll_interval", 10))
-    data = Path(train_jsonl).read_bytes()
+    data = hosted_training_bytes(train_jsonl)
     state_path = _job_state_path(model_cfg, base, base_url, data, hparams, seed)
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
 
