@@ -217,7 +217,6 @@ def batch_loss_sum(model, batch: list[tuple], pad_id: int,
     return _weighted_ce(logits, tgt[sel], w), int(sel.sum())
 
 
-
 def _grouped_order(examples: list) -> list[int]:
     """Example indices in token order, so that examples sharing a prefix are neighbours."""
     return sorted(range(len(examples)), key=lambda i: (examples[i][0], i))
@@ -225,7 +224,8 @@ def _grouped_order(examples: list) -> list[int]:
 
 @torch.no_grad()
 def chat_loss(model, tokenizer, chats: list[list[dict]], fmt: str, batch_size: int = 8) -> float:
-    """Mean per-token loss on the assistant tokens of ``chats`` (e.g. held-out examples)."""
+    """Mean per-token loss on the assistant tokens of ``chats`` (e.g. held-out examples); turn
+    weights other than 0 are ignored, so validation losses compare across replay weights."""
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device

@@ -410,7 +410,7 @@ def hosted_training_bytes(train_jsonl) -> bytes:
     out = []
     for ex in lines:
         ws = [m["weight"] for m in ex["messages"] if m.get("weight", 1) not in (0, 1)]
-        copies = max(int(round(max(ws))), 0) if ws else 1
+        copies = max(round(max(ws)), 0) if ws else 1
         plain = {**ex, "messages": [
             {**m, "weight": 1} if m.get("weight", 1) not in (0, 1) else m
             for m in ex["messages"]]}
