@@ -209,8 +209,21 @@ def test_check_params_prints_every_problem_and_exits_2(tmp_path, capsys):
     assert main(["check-params", str(path)]) == 0
 
 
+def test_a_models_own_replay_weight_overrides_the_shared_one():
+    from inward.config import replay_weight
+
+    p = params(**{"sft.replay_weight": 3, "models.gemma3.replay_weight": 1})
+    validate_params(p)
+    assert replay_weight(p, "gemma3") == 1.0 and replay_weight(p, "smollm2") == 3.0
+    del p["sft"]["replay_weight"]
+    assert replay_weight(p, "smollm2") == 1.0  # neither set: replay counts like a prediction
+    with pytest.raises(ParamsError, match=r"models\.gemma3\.replay_weight: -2 is less than"):
+        validate_params(params(**{"models.gemma3.replay_weight": -2}))
+
+
 def test_a_models_own_shift_values_override_only_its_shift_finetune():
     p = params(**{"models.gemma3.shift_finetune": {"learning_rate": 0.004}})
+    p["models"]["smollm2"].pop("shift_finetune", None)  # a model without its own values
     validate_params(p)
     assert finetune_hparams(p, "gemma3__shift") == {**p["finetune"]["shift"],
                                                     "learning_rate": 0.004}

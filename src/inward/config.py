@@ -165,6 +165,15 @@ def check_config(config: dict, path: str | Path = "params.yaml") -> dict:
     return validate_params(config, str(path), lines=key_lines(text))
 
 
+def replay_weight(params: dict, model: str) -> float:
+    """The loss weight of ``model``'s replayed object-level answers (in its self and cross
+    finetunes): its own ``models.<name>.replay_weight``, else ``sft.replay_weight``, else 1.
+    How strongly prediction examples pull a model's behaviour away differs from model to
+    model, as the shift's learning rate does."""
+    own = params["models"].get(model, {}).get("replay_weight")
+    return float(own if own is not None else params["sft"].get("replay_weight", 1.0))
+
+
 def finetune_hparams(params: dict, agent: str) -> dict:
     """LoRA hyper-parameters of a finetuned agent. Cross-prediction reuses the self finetune's
     values, as in the paper; the behaviour-shift finetune uses ``finetune.shift`` updated with

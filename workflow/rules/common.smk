@@ -1,6 +1,6 @@
 # Config validation and the helpers that build paths; no logic beyond naming.
 from inward import layout, placement, task_files
-from inward.config import check_config, finetune_hparams
+from inward.config import check_config, finetune_hparams, replay_weight
 
 # Everything params.yaml points at is checked here, at parse time: a bad input stops Snakemake
 # before it plans, deletes or runs anything (the same checks as `inward check-params`).

@@ -57,7 +57,7 @@ rule replay_data:
         data=layout.SFT.replace("{kind}", "replay"),
     params:
         cap=config["sft"]["replay_per_task"],
-        weight=config["sft"].get("replay_weight", 1.0),
+        weight=lambda wc: replay_weight(config, wc.model),
         seed=SEED,
         demonstration=config["generation"]["demonstration"],
     log:
