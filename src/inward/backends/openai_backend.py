@@ -404,8 +404,12 @@ def hosted_training_bytes(train_jsonl) -> bytes:
     weights 0 and 1, so an example whose answer has a larger weight w (``sft.replay_weight``)
     is sent round(w) times with weight 1; a file with only 0/1 weights goes byte for byte."""
     raw = Path(train_jsonl).read_bytes()
-    lines = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
-    if all(m.get("weight", 1) in (0, 1) for ex in lines for m in ex["messages"]):
+    try:
+        lines = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+        plain = all(m.get("weight", 1) in (0, 1) for ex in lines for m in ex["messages"])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return raw  # not chat JSONL: the provider's validation reports it, as for any bad file
+    if plain:
         return raw
     out = []
     for ex in lines:
