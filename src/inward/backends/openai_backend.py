@@ -415,10 +415,10 @@ def hosted_training_bytes(train_jsonl) -> bytes:
     for ex in lines:
         ws = [m["weight"] for m in ex["messages"] if m.get("weight", 1) not in (0, 1)]
         copies = max(round(max(ws)), 0) if ws else 1
-        plain = {**ex, "messages": [
+        unweighted = {**ex, "messages": [
             {**m, "weight": 1} if m.get("weight", 1) not in (0, 1) else m
             for m in ex["messages"]]}
-        out += [json.dumps(plain, ensure_ascii=False)] * copies
+        out += [json.dumps(unweighted, ensure_ascii=False)] * copies
     return ("\n".join(out) + "\n").encode("utf-8")
 
 
