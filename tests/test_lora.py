@@ -189,8 +189,9 @@ def test_continue_from_init_adapter(data, trained, tmp_path, smollm_backend):
 
 
 def test_shared_prefix_loss_equals_the_plain_loss_and_gradient(smollm_backend):
-    """Examples quoting the same context: computing their common prefix once gives the same
-    loss and the same LoRA gradients as the plain padded batch."""
+    """Examples quoting the same context beside a short one: computing their common prefix
+    once, in passes of alike lengths, gives the loss and LoRA gradients of the plain padded
+    batch, up to float32 rounding (measured against a float64 computation)."""
     import copy
 
     import torch
@@ -212,18 +213,43 @@ def test_shared_prefix_loss_equals_the_plain_loss_and_gradient(smollm_backend):
     for p in model.parameters():
         if p.requires_grad:
             torch.nn.init.normal_(p, std=0.02)  # non-zero B: gradients reach every LoRA matrix
-    grads = []
-    for fn in (lambda: token_loss_sum(model, *_collate(batch, 0, "cpu")),
-               lambda: batch_loss_sum(model, batch, 0, "cpu")):
-        model.zero_grad()
-        loss, n = fn()
+
+    def run(m, fn):
+        m.zero_grad()
+        loss, n = fn(m)
         loss.backward()
-        grads.append((float(loss), n, [p.grad.clone() for p in model.parameters()
-                                       if p.requires_grad]))
-    (plain, n1, g1), (shared, n2, g2) = grads
-    assert n1 == n2 and abs(plain - shared) < 1e-3 * abs(plain)
-    for a, c in zip(g1, g2):
-        assert torch.allclose(a, c, atol=1e-5, rtol=1e-3)
+        return float(loss), n, [p.grad.double() for p in m.parameters() if p.requires_grad]
+
+    def plain(m):
+        return token_loss_sum(m, *_collate(batch, 0, "cpu"))
+
+    truth = run(copy.deepcopy(model).double(), plain)
+    results = [run(model, plain), run(model, lambda m: batch_loss_sum(m, batch, 0, "cpu"))]
+
+    def error(res):  # relative distance to the float64 loss and gradients
+        return max([abs(res[0] - truth[0]) / abs(truth[0])]
+                   + [float((g - t).norm() / t.norm()) for g, t in zip(res[2], truth[2])])
+
+    assert results[0][1] == results[1][1] == truth[1]
+    # float32 rounding alone: up to a few 1e-4 on this batch's smallest gradients (a misplaced
+    # position or prefix token errs by 1e-2 or more)
+    assert error(results[0]) < 1e-3 and error(results[1]) < 1e-3
+
+
+def test_length_passes_split_a_batch_only_where_padding_costs_more_than_a_pass():
+    """Short examples beside long ones run as separate forward passes; alike lengths stay in
+    one pass; every group is in exactly one pass."""
+    from inward.lora import _length_passes
+
+    seqs = [[1] * 10] * 4 + [[2] * 300] * 2
+    parts = _length_passes([[i] for i in range(6)], [1] * 6, seqs)
+    assert [sorted(p) for p in parts] == [[0, 1, 2, 3], [4, 5]]
+    alike = [[1] * 100, [1] * 104, [1] * 98]
+    assert _length_passes([[0], [1], [2]], [1, 1, 1], alike) == [[2, 0, 1]]
+    # a group sharing a 200-token prefix beside two short examples
+    seqs = [[3] * 200 + [4] * 20, [3] * 200 + [5] * 20, [1] * 12, [1] * 11]
+    parts = _length_passes([[0, 1], [2], [3]], [200, 1, 1], seqs)
+    assert sorted(k for p in parts for k in p) == [0, 1, 2] and len(parts) == 2
 
 
 def test_a_weighted_answer_counts_as_that_many_copies(smollm_backend):

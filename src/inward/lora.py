@@ -162,33 +162,104 @@ def token_loss_sum(model, x, attn, labels, weights=None) -> tuple[torch.Tensor, 
     return _weighted_ce(logits, tgt[sel], w), n
 
 
+PASS_COST = 25  # one forward pass reads every weight: on a CPU about the cost of 25 tokens
+
+
 def batch_loss_sum(model, batch: list[tuple], pad_id: int,
                    device) -> tuple[torch.Tensor, int]:
-    """``token_loss_sum`` of a micro-batch, computing a prefix that neighbouring examples share
-    only once: the questions about one item quote the same earlier prompt, and replayed answers
-    of one task kind open with the same worked exchange. Each group's prefix (never reaching an
-    assistant token) runs once, its keys and values are copied to the group's examples, and
-    gradients flow back through the copies. Equal to the plain computation up to float
-    rounding; examples with nothing shared go the plain way. Examples are ``(ids, labels)`` or
-    ``(ids, labels, weights)`` (see ``encode_weighted``)."""
-    from transformers.cache_utils import DynamicCache
+    """``token_loss_sum`` of a micro-batch, computed with little padding and with a prefix that
+    neighbouring examples share computed only once.
 
-    from .backends.local import _common_prefix, _prefix_groups
-    from .backends.local import left_pad as _left_pad
+    Shared prefixes: the questions about one item quote the same earlier prompt, and replayed
+    answers of one task kind open with the same worked exchange. Each group's prefix (never
+    reaching an assistant token) runs once, its keys and values are copied to the group's
+    examples, and gradients flow back through the copies.
+
+    Padding: a batch mixing short and long examples (prediction examples beside replayed
+    answers) is run as a few forward passes of alike lengths (``_length_passes``), whose loss
+    sums are added. Both are equal to the plain padded computation up to float rounding.
+    Examples are ``(ids, labels)`` or ``(ids, labels, weights)`` (see ``encode_weighted``)."""
+    from .backends.local import _prefix_groups
 
     lm = _causal_lm(model)
+    weighted = any(len(ex) > 2 for ex in batch)
+    if not (hasattr(lm, "model") and hasattr(lm, "lm_head")):
+        x, a, y, w = _collate(batch, pad_id, device)
+        return token_loss_sum(model, x, a, y, w if weighted else None)
     seqs = [ex[0] for ex in batch]
     groups = _prefix_groups(seqs)
-    if len(groups) == len(seqs) or not (hasattr(lm, "model") and hasattr(lm, "lm_head")):
-        x, a, y, w = _collate(batch, pad_id, device)
-        return token_loss_sum(model, x, a, y, w if any(len(ex) > 2 for ex in batch) else None)
+    lens = _shared_lengths(batch, groups)
+    total, count = None, 0
+    for part in _length_passes(groups, lens, seqs):
+        if all(len(groups[k]) == 1 for k in part):
+            x, a, y, w = _collate([batch[groups[k][0]] for k in part], pad_id, device)
+            loss, n = token_loss_sum(model, x, a, y, w if weighted else None)
+        else:
+            loss, n = _grouped_loss_sum(lm, batch, [groups[k] for k in part],
+                                        [lens[k] for k in part], pad_id, device, weighted)
+        total = loss if total is None else total + loss
+        count += n
+    return total, count
+
+
+def _shared_lengths(batch: list[tuple], groups: list[list[int]]) -> list[int]:
+    """How many leading tokens each group computes once: the group's common prefix, stopping
+    before the position that predicts its first answer token (1 for a group of one)."""
+    from .backends.local import _common_prefix
+
     lens = []
     for g in groups:
+        if len(g) == 1:
+            lens.append(1)
+            continue
         first_label = min(next(i for i, v in enumerate(batch[r][1]) if v != -100) for r in g)
         n = first_label - 1  # the position predicting the first answer token is not shared
         for r in g[1:]:
-            n = min(n, _common_prefix(seqs[g[0]], seqs[r]))
-        lens.append(max(n, 1) if len(g) > 1 else 1)
+            n = min(n, _common_prefix(batch[g[0]][0], batch[r][0]))
+        lens.append(max(n, 1))
+    return lens
+
+
+def _length_passes(groups: list[list[int]], lens: list[int],
+                   seqs: list[list[int]]) -> list[list[int]]:
+    """Group indices split into forward passes that minimise padded tokens plus
+    ``PASS_COST`` per pass: the groups in order of length, cut where a long group would pad
+    many short ones (an exact split by dynamic programming; a batch has few groups)."""
+    def size(k):
+        return lens[k] + max(len(seqs[r]) - lens[k] for r in groups[k])
+
+    order = sorted(range(len(groups)), key=lambda k: (size(k), k))
+
+    def cost(part):
+        rows = sum(len(groups[k]) for k in part)
+        if all(len(groups[k]) == 1 for k in part):
+            return PASS_COST + rows * max(len(seqs[groups[k][0]]) for k in part)
+        suffix = max(len(seqs[r]) - lens[k] for k in part for r in groups[k])
+        return 2 * PASS_COST + len(part) * max(lens[k] for k in part) + rows * suffix
+
+    best = [0.0] + [math.inf] * len(order)
+    cut = [0] * (len(order) + 1)
+    for j in range(1, len(order) + 1):
+        for i in range(j):
+            c = best[i] + cost(order[i:j])
+            if c < best[j]:
+                best[j], cut[j] = c, i
+    parts, j = [], len(order)
+    while j > 0:
+        parts.append(order[cut[j]:j])
+        j = cut[j]
+    return parts[::-1]
+
+
+def _grouped_loss_sum(lm, batch: list[tuple], groups: list[list[int]], lens: list[int],
+                      pad_id: int, device, weighted: bool) -> tuple[torch.Tensor, int]:
+    """The loss sum of the examples of ``groups`` (indices into ``batch``), each group's first
+    ``lens`` tokens run once: rows are laid out as [padding][group prefix][padding][suffix]."""
+    from transformers.cache_utils import DynamicCache
+
+    from .backends.local import left_pad as _left_pad
+
+    seqs = [ex[0] for ex in batch]
     ids_p, attn_p = _left_pad([seqs[g[0]][:n] for g, n in zip(groups, lens)], pad_id, device)
     pos_p = (attn_p.cumsum(-1) - 1).clamp(min=0)
     cache = lm.model(input_ids=ids_p, attention_mask=attn_p, position_ids=pos_p,
@@ -199,7 +270,6 @@ def batch_loss_sum(model, batch: list[tuple], pad_id: int,
     starts = [n for g, n in zip(groups, lens) for _ in g]
     ids_s, attn_s = _left_pad([seqs[r][n:] for r, n in zip(rows, starts)], pad_id, device)
     lab_s, _ = _left_pad([batch[r][1][n:] for r, n in zip(rows, starts)], -100, device)
-    weighted = any(len(ex) > 2 for ex in batch)
     if weighted:
         w_s, _ = _left_pad([_weights_of(batch[r])[n:] for r, n in zip(rows, starts)], 0.0,
                            device, torch.float32)

@@ -87,6 +87,7 @@ rule shift_data:
         demonstration=config["generation"]["demonstration"],
     log:
         "logs/sft/shift_{model}.log",
+    priority: 50
     threads: 1
     resources:
         **LIGHT,
@@ -160,7 +161,9 @@ rule finetune_shift:
         "logs/finetune/{agent}.log",
     benchmark:
         layout.BENCH_FINETUNE
-    priority: 5
+    # before the held-out answers (10): its chain (finetune, object and hypothetical answers)
+    # is long, and the study ends better balanced with short answer jobs last
+    priority: 45
     threads: MODEL_THREADS
     resources:
         mem_mb=FINETUNE_MEM_MB,

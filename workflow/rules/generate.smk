@@ -63,6 +63,7 @@ rule hypothetical_answers:
         "logs/hypothetical/{agent}.log",
     benchmark:
         layout.BENCH_HYPO
+    priority: 10
     threads: MODEL_THREADS
     resources:
         mem_mb=MODEL_MEM_MB,
