@@ -50,6 +50,15 @@ def adapter_of(wc):
     return [] if agent.kind == "base" else layout.adapter_dir(wc.agent)
 
 
+def held_out_priority(wc):
+    """Scheduling rank of an agent's held-out answer jobs (the finetunes rank 50, the jobs that
+    feed them 40 or more). An untrained agent's need no finetune and nothing waits on them:
+    long jobs that best fill the cores early. A trained agent's come last, as short jobs
+    balance the study's end. Without the difference Snakemake breaks the tie in favour of the
+    jobs with the bigger inputs, the trained agents', and the untrained ones ran last."""
+    return 20 if layout.parse_agent(wc.agent).kind == "base" else 10
+
+
 def finetune_sources(wc):
     return layout.finetune_sources(wc.agent)
 

@@ -99,7 +99,7 @@ rule object_answers_and_samples:
         "logs/object/{agent}_test.log",
     benchmark:
         layout.BENCH_OBJECT.replace("{split}", "test")
-    priority: 40
+    priority: held_out_priority
     threads: MODEL_THREADS
     resources:
         mem_mb=MODEL_MEM_MB,
@@ -130,7 +130,7 @@ rule hypothetical_answers_and_samples:
         "logs/hypothetical/{agent}.log",
     benchmark:
         layout.BENCH_HYPO
-    priority: 10
+    priority: held_out_priority
     threads: MODEL_THREADS
     resources:
         mem_mb=MODEL_MEM_MB,
