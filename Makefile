@@ -33,7 +33,16 @@ $(STAMP): pyproject.toml requirements-models.txt
 study: $(STAMP)
 	$(VENV)/bin/inward run --cores $(CORES)
 
-test: $(STAMP)
+# The tests start hundreds of Python processes (dvc, snakemake, inward serve, pytest itself) that
+# import far more of the installed packages than a study: compile all of them once, in parallel.
+COMPILED := $(VENV)/.compiled
+
+$(COMPILED): $(STAMP)
+	# a file that does not compile (torch ships a few for newer Pythons) is skipped, as pip does
+	$(PY) -m compileall -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') > /dev/null 2>&1 || true
+	touch $(COMPILED)
+
+test: $(STAMP) $(COMPILED)
 	$(VENV)/bin/pytest -q
 
 dag: $(STAMP)
