@@ -161,8 +161,8 @@ rule finetune_shift:
         "logs/finetune/{agent}.log",
     benchmark:
         layout.BENCH_FINETUNE
-    # before the held-out answers (10): its chain (finetune, object and hypothetical answers)
-    # is long, and the study ends better balanced with short answer jobs last
+    # before the held-out answer jobs (10 or 20, held_out_priority): its chain (finetune, object
+    # and hypothetical answers) is long, and the study ends better balanced on short jobs
     priority: 45
     threads: MODEL_THREADS
     resources:
