@@ -184,22 +184,28 @@ def batch_loss_sum(model, batch: list[tuple], pad_id: int,
     lm = _causal_lm(model)
     weighted = any(len(ex) > 2 for ex in batch)
     if not (hasattr(lm, "model") and hasattr(lm, "lm_head")):
-        x, a, y, w = _collate(batch, pad_id, device)
-        return token_loss_sum(model, x, a, y, w if weighted else None)
+        return _padded_loss_sum(model, batch, pad_id, device, weighted)
     seqs = [ex[0] for ex in batch]
     groups = _prefix_groups(seqs)
     lens = _shared_lengths(batch, groups)
     total, count = None, 0
     for part in _length_passes(groups, lens, seqs):
         if all(len(groups[k]) == 1 for k in part):
-            x, a, y, w = _collate([batch[groups[k][0]] for k in part], pad_id, device)
-            loss, n = token_loss_sum(model, x, a, y, w if weighted else None)
+            loss, n = _padded_loss_sum(model, [batch[groups[k][0]] for k in part], pad_id,
+                                       device, weighted)
         else:
             loss, n = _grouped_loss_sum(lm, batch, [groups[k] for k in part],
                                         [lens[k] for k in part], pad_id, device, weighted)
         total = loss if total is None else total + loss
         count += n
     return total, count
+
+
+def _padded_loss_sum(model, examples: list[tuple], pad_id: int, device,
+                     weighted: bool) -> tuple[torch.Tensor, int]:
+    """``token_loss_sum`` of whole examples padded to the longest (nothing shared)."""
+    x, a, y, w = _collate(examples, pad_id, device)
+    return token_loss_sum(model, x, a, y, w if weighted else None)
 
 
 def _shared_lengths(batch: list[tuple], groups: list[list[int]]) -> list[int]:
