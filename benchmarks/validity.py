@@ -19,10 +19,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from inward import layout, rules, tasks
-from inward.frames import object_values
-from inward.io import read_jsonl
-from inward.steps import load_items
+from inward.study import layout
+from inward.scoring import rule_sets
+from inward.tasks import catalog
+from inward.scoring.frames import object_values
+from inward.records.jsonl import read_jsonl
+from inward.pipeline.steps import load_items
 
 # Control tokens and chat markers of the embedded models, and Gemma's usual debris.
 DEBRIS = re.compile(r"<\|[^>]*\|>|<unused\d+>|<(?:start|end)_of_turn>|<bos>|<eos>|<pad>"
@@ -55,9 +57,9 @@ def top_shares(study: Path, agent: str, items) -> dict[str, tuple[str, float]]:
     by_key = {(a["task"], a["item_id"]): a["response"] for a in read_jsonl(path)}
     out = {}
     for task in sorted({it.task for it in items}):
-        if tasks.task_kind(task) not in ("sequence", "prose"):
+        if catalog.task_kind(task) not in ("sequence", "prose"):
             continue
-        answers = [rules.paper_clean(by_key.get((it.task, it.item_id))) for it in items
+        answers = [rule_sets.paper_clean(by_key.get((it.task, it.item_id))) for it in items
                    if it.task == task]
         answer, count = Counter(answers).most_common(1)[0]
         out[task] = (answer, count / len(answers))

@@ -62,5 +62,5 @@ def test_the_cycle_finder_finds_one():
 
 def test_inward_has_no_import_cycles():
     edges = graph()
-    assert "inward.properties" in edges and "inward.cli_serve" in edges
+    assert "inward.tasks.properties" in edges and "inward.serve.cli" in edges
     assert cycles(edges) == []

@@ -5,7 +5,7 @@
 - ``inward restore``               after ``dvc checkout``/``dvc pull``: mark outputs up to date for
                                    Snakemake so it does not redo restored work;
 - ``inward stage [SNAKEMAKE ARGS]``  DVC's study stage: Snakemake, after repairing a DVC
-                                   experiment's temporary workspace (``inward.exp_workspace``);
+                                   experiment's temporary workspace (``inward.pipeline.exp_workspace``);
 - ``inward serve ...``             OpenAI-compatible server over the local models.
 """
 
@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 
-from inward.config import ParamsError, load_params
+from inward.config.validation import ParamsError, load_params
 
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
 
@@ -60,7 +60,7 @@ def cmd_stage(extra: list[str]) -> int:
     ``--temp``, Snakemake's metadata and modification times are first made those of the
     workspace the experiment was copied from, so Snakemake reruns what the experiment changed
     and nothing else."""
-    from inward.exp_workspace import prepare
+    from inward.pipeline.exp_workspace import prepare
 
     prepare(".", say=lambda msg: print(f"[inward] {msg}", file=sys.stderr, flush=True))
     return subprocess.call([sys.executable, "-m", "snakemake", *extra], env=_env())
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("stage", help="DVC's study stage: Snakemake, in a DVC experiment's "
                                  "temporary workspace too")
     try:
-        from inward.cli_serve import add_serve_parser
+        from inward.serve.cli import add_serve_parser
         add_serve_parser(sub)
     except ImportError:  # server extras missing
         pass
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_check(args)
     if args.command == "restore":
         return cmd_restore(args)
-    from inward.cli_serve import run_serve
+    from inward.serve.cli import run_serve
     return run_serve(args) or 0
 
 

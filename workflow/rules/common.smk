@@ -1,6 +1,8 @@
 # Config validation and the helpers that build paths; no logic beyond naming.
-from inward import layout, placement, task_files
-from inward.config import check_config, finetune_hparams, replay_weight
+from inward.study import layout
+from inward.config import placement
+from inward.tasks import task_files
+from inward.config.validation import check_config, finetune_hparams, replay_weight
 
 # Everything params.yaml points at is checked here, at parse time: a bad input stops Snakemake
 # before it plans, deletes or runs anything (the same checks as `inward check-params`).
@@ -9,7 +11,6 @@ check_config(config, "params.yaml")
 MODELS = list(config["models"])
 SEED = config["base"]["seed"]
 PROPS = config["tasks"]["properties"]
-STEP = "../scripts/step.py"
 
 
 def MODEL_THREADS(wildcards):

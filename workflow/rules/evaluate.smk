@@ -37,7 +37,7 @@ rule evaluate:
     resources:
         **LIGHT,
     script:
-        STEP
+        "../scripts/evaluate.py"
 
 
 rule figures:
@@ -59,7 +59,7 @@ rule figures:
     resources:
         **LIGHT,
     script:
-        STEP
+        "../scripts/figures.py"
 
 
 rule report:
@@ -76,7 +76,7 @@ rule report:
     resources:
         **LIGHT,
     script:
-        STEP
+        "../scripts/report.py"
 
 
 rule benchmarks:
@@ -96,4 +96,4 @@ rule benchmarks:
     resources:
         **LIGHT,
     script:
-        STEP
+        "../scripts/benchmarks.py"

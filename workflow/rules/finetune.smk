@@ -22,7 +22,7 @@ rule self_data:
     resources:
         **LIGHT,
     script:
-        STEP
+        "../scripts/prediction_data.py"
 
 
 rule cross_data:
@@ -44,7 +44,7 @@ rule cross_data:
     resources:
         **LIGHT,
     script:
-        STEP
+        "../scripts/prediction_data.py"
 
 
 rule replay_data:
@@ -67,7 +67,7 @@ rule replay_data:
     resources:
         **LIGHT,
     script:
-        STEP
+        "../scripts/object_data.py"
 
 
 rule shift_data:
@@ -92,7 +92,7 @@ rule shift_data:
     resources:
         **LIGHT,
     script:
-        STEP
+        "../scripts/object_data.py"
 
 
 rule training_data:
@@ -112,7 +112,7 @@ rule training_data:
     resources:
         **LIGHT,
     script:
-        STEP
+        "../scripts/training_data.py"
 
 
 rule finetune:
@@ -140,7 +140,7 @@ rule finetune:
     group:
         AGENT_GROUP
     script:
-        STEP
+        "../scripts/finetune.py"
 
 
 rule finetune_shift:
@@ -172,7 +172,7 @@ rule finetune_shift:
     group:
         AGENT_GROUP
     script:
-        STEP
+        "../scripts/finetune.py"
 
 
 rule loss_curves:
@@ -191,4 +191,4 @@ rule loss_curves:
     resources:
         **LIGHT,
     script:
-        STEP
+        "../scripts/loss_curves.py"

@@ -19,7 +19,7 @@ rule items:
         mem_mb=1000,
         runtime=LIGHT["runtime"],
     script:
-        STEP
+        "../scripts/build_items.py"
 
 
 rule object_answers:
@@ -45,7 +45,7 @@ rule object_answers:
     group:
         AGENT_GROUP
     script:
-        STEP
+        "../scripts/object_answers.py"
 
 
 rule hypothetical_answers:
@@ -72,7 +72,7 @@ rule hypothetical_answers:
     group:
         AGENT_GROUP
     script:
-        STEP
+        "../scripts/hypothetical_answers.py"
 
 
 # The held-out answers of an agent whose calibration is measured come with their samples:
@@ -108,7 +108,7 @@ rule object_answers_and_samples:
     group:
         AGENT_GROUP
     script:
-        STEP
+        "../scripts/object_answers_and_samples.py"
 
 
 rule hypothetical_answers_and_samples:
@@ -139,4 +139,4 @@ rule hypothetical_answers_and_samples:
     group:
         AGENT_GROUP
     script:
-        STEP
+        "../scripts/hypothetical_answers_and_samples.py"

@@ -52,10 +52,10 @@ def load_backend(model_cfg: dict, adapter: str | Path | None = None,
     """A ready backend for ``model_cfg``; ``adapter`` is a LoRA directory (local) or a
     ``finetuned_model.json`` directory (openai)."""
     if _kind(model_cfg) == "openai":
-        from .openai_backend import OpenAIBackend
+        from inward.backends.hosted import OpenAIBackend
 
         return OpenAIBackend(model_cfg, adapter=adapter, threads=threads)
-    from .local import LocalBackend
+    from inward.backends.local import LocalBackend
 
     return LocalBackend(model_cfg, adapter=adapter, threads=threads)
 
@@ -70,17 +70,17 @@ def finetune(model_cfg: dict, train_jsonl, out_dir, hparams: dict, init_adapter=
              seed: int = 0, threads: int | None = None, val_jsonl=None) -> dict:
     """Finetune ``model_cfg`` on a chat JSONL (OpenAI format).
 
-    local: LoRA via :mod:`inward.lora` -> out_dir/adapter_model.safetensors, adapter_config.json,
+    local: LoRA via :mod:`inward.backends.lora` -> out_dir/adapter_model.safetensors, adapter_config.json,
     train_log.csv, and loss_curve.csv (training and validation loss) when ``val_jsonl`` is
     given. openai: hosted job -> out_dir/finetuned_model.json (the provider keeps its own loss
     curves; the validation file is not uploaded).
     """
     if _kind(model_cfg) == "openai":
-        from .openai_backend import finetune_openai
+        from inward.backends.hosted import finetune_openai
 
         return finetune_openai(model_cfg, train_jsonl, out_dir, hparams,
                                init_adapter=init_adapter, seed=seed, threads=threads)
-    from ..lora import finetune_lora
+    from inward.backends.lora import finetune_lora
 
     return finetune_lora(model_cfg.get("source", "embedded:smollm2-135m"), train_jsonl, out_dir,
                          hparams, init_adapter=init_adapter, seed=seed, threads=threads,

@@ -2,7 +2,7 @@
 
 * ``generate``: length-sorted batches (``batch_size`` from model_cfg, default 64), greedy when
   ``temperature <= 0`` else sampling with a seeded ``torch.Generator``. A sequence stops at an
-  end-of-turn/EOS or any other control token of the model (``models.control_token_ids``: none is
+  end-of-turn/EOS or any other control token of the model (``embedded.control_token_ids``: none is
   ever part of an answer's text) or at the first newline once its answer has begun (leading blank lines
   are skipped); finished rows are dropped from the batch and its KV cache. The answer is the
   first non-blank line of the decoded text. Answers come back in input order.
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from .. import models
-from ..device import resolve_dtype, select_device, set_threads
+from inward.models import embedded
+from inward.models.device import resolve_dtype, select_device, set_threads
 
 
 @dataclass
@@ -63,12 +63,12 @@ def _cached_tables(source: str, tok, model, device) -> TokenTables:
     """Token tables of an embedded model, kept beside its weight cache: building them decodes
     the whole vocabulary (seconds for Gemma's 262k tokens) on every load otherwise. Tensors go
     to safetensors and the strings to JSON: a pickled list of 262k strings took 2 s to load."""
-    if models.get_spec(source) is None:
+    if embedded.get_spec(source) is None:
         return _build_tables(tok, model, device)
     from safetensors.torch import load_file, save_file
 
     # the version names the table rules: a change of rules must not reuse old tables
-    tensors_path = models.cache_dir(source) / f"token_tables.v{TABLES_VERSION}.safetensors"
+    tensors_path = embedded.cache_dir(source) / f"token_tables.v{TABLES_VERSION}.safetensors"
     text_path = tensors_path.with_suffix(".json")
     if tensors_path.exists() and text_path.exists():
         tensors = load_file(tensors_path, device=str(device))
@@ -91,8 +91,8 @@ def _build_tables(tok, model, device) -> TokenTables:
     n_tok = min(len(tok), vocab)
     texts = tok.batch_decode([[i] for i in range(n_tok)], skip_special_tokens=False,
                              clean_up_tokenization_spaces=False)
-    special = set(models.control_token_ids(tok))
-    stop_ids = set(tok.convert_tokens_to_ids(models.end_of_turn_tokens(tok))) | special
+    special = set(embedded.control_token_ids(tok))
+    stop_ids = set(tok.convert_tokens_to_ids(embedded.end_of_turn_tokens(tok))) | special
     eos = getattr(model.generation_config, "eos_token_id", None)
     if eos is not None:
         stop_ids |= set(eos if isinstance(eos, list) else [eos])
@@ -128,9 +128,9 @@ def get_base(source: str, device=None, dtype=None) -> Base:
     dt = resolve_dtype(dtype, dev)
     key = (source, str(dev), dt)
     if key not in BASES:
-        model, tok = models.load_model(source, device=dev, dtype=dt)
+        model, tok = embedded.load_model(source, device=dev, dtype=dt)
         BASES[key] = Base(model, tok, _cached_tables(source, tok, model, dev),
-                          models.chat_format(source, tok))
+                          embedded.chat_format(source, tok))
     return BASES[key]
 
 
@@ -223,7 +223,7 @@ class LocalBackend:
     def __init__(self, model_cfg: dict, adapter: str | Path | None = None,
                  threads: int | None = None):
         self.cfg = dict(model_cfg)
-        self.source = self.cfg.get("source", models.DEFAULT_MODEL)
+        self.source = self.cfg.get("source", embedded.DEFAULT_MODEL)
         self.threads = set_threads(threads)
         self.device = select_device(self.cfg.get("device"))
         self.dtype = resolve_dtype(self.cfg.get("dtype"), self.device)
@@ -242,7 +242,7 @@ class LocalBackend:
 
     # --- helpers -------------------------------------------------------------------------
     def format(self, chat: list[dict]) -> str:
-        return models.format_chat(self.tokenizer, chat, self.fmt, add_generation_prompt=True)
+        return embedded.format_chat(self.tokenizer, chat, self.fmt, add_generation_prompt=True)
 
     def encode(self, chats: list[list[dict]]) -> list[list[int]]:
         texts = [self.format(c) for c in chats]

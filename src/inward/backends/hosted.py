@@ -1,0 +1,502 @@
+"""Hosted (OpenAI-compatible) backend and hosted finetuning.
+
+``OpenAIBackend`` implements the Backend protocol of docs/ARCHITECTURE.md (generate / sample /
+answer_distribution) over chat completions with the official ``openai`` client, with bounded
+concurrency, retries (exponential backoff + jitter) on 429/5xx/timeouts/connection errors, a
+persistent response cache (``inward.backends.response_cache``) and token/cost accounting (``inward.backends.accounting``).
+
+``finetune_openai`` runs a hosted finetuning job (upload, create, poll) and is resumable: the job
+id is stored in the cache directory, keyed by (base model, training bytes, hparams, seed), as
+soon as the job exists.
+
+model_cfg keys (all but ``model`` optional)::
+
+    backend: openai
+    model: gpt-4o-2024-05-13
+    base_url_env: OPENAI_BASE_URL     # NAME of the env var holding the base URL
+    api_key_env: OPENAI_API_KEY       # NAME of the env var holding the key (never the key)
+    base_url: http://127.0.0.1:8000/v1  # non-secret alternative used when the env var is unset
+    concurrency: 8
+    mode_of_n: 1                      # >1: sample n at temperature 1, answer = most common
+    max_retries: 6
+    retry_base_delay: 1.0             # seconds; delay = base * 2**attempt * jitter, capped
+    retry_max_delay: 60.0
+    timeout: 60
+    max_tokens_param: max_tokens      # or max_completion_tokens for newer hosted models
+    cache: true
+    cache_dir: ~/.cache/inward        # else $INWARD_CACHE, else ~/.cache/inward
+    price_per_1k_input: 0.005
+    price_per_1k_output: 0.015
+    poll_interval: 10                 # hosted finetuning status polling (seconds)
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from inward.backends.accounting import Accountant
+from inward.backends.response_cache import cache_dir, cache_key, open_cache
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+STANDARD_HPARAMS = {"epochs": "n_epochs", "learning_rate_multiplier": "learning_rate_multiplier",
+                    "batch_size": "batch_size"}
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+class OpenAIBackendError(RuntimeError):
+    """A hosted call failed in a way retrying will not fix (or retries ran out)."""
+
+
+class MissingAPIKeyError(OpenAIBackendError):
+    """The API key environment variable named in the model config is not set."""
+
+
+class FinetuneError(OpenAIBackendError):
+    """A hosted finetuning job failed or was cancelled."""
+
+
+# ---------------------------------------------------------------------------------------------
+# client construction and retries
+
+
+def resolve_endpoint(model_cfg: dict) -> tuple[str, str, str]:
+    """(api_key, base_url, api_key_env) from the environment; raises before any request."""
+    key_env = model_cfg.get("api_key_env") or "OPENAI_API_KEY"
+    url_env = model_cfg.get("base_url_env") or "OPENAI_BASE_URL"
+    base_url = os.environ.get(url_env) or model_cfg.get("base_url") or DEFAULT_BASE_URL
+    key = os.environ.get(key_env)
+    if not key:
+        raise MissingAPIKeyError(
+            f"model {model_cfg.get('model')!r}: the API key environment variable {key_env!r} is "
+            f"not set (base_url {base_url}). Export {key_env}=... (the model config's "
+            f"'api_key_env' names the variable; put the key itself only in the environment)."
+        )
+    return key, base_url.rstrip("/"), key_env
+
+
+def make_client(model_cfg: dict):
+    import openai
+
+    key, base_url, _ = resolve_endpoint(model_cfg)
+    client = openai.OpenAI(api_key=key, base_url=base_url, max_retries=0,
+                           timeout=float(model_cfg.get("timeout", 60)))
+    return client, base_url
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    import openai
+
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
+
+
+def _hint(e: Exception, key_env: str) -> str:
+    """What a request refused for good (401, 403, 404) means, and what to check."""
+    import openai
+
+    if isinstance(e, openai.AuthenticationError):
+        return (f"refused ({_describe(e)}). Check the API key in ${key_env} and the base URL.")
+    if isinstance(e, openai.PermissionDeniedError):
+        return (f"permission denied ({_describe(e)}). Check that the key in ${key_env} may use "
+                "this model.")
+    return (f"not found ({_describe(e)}). Check the model id and the base URL (it usually ends "
+            "in /v1).")
+
+
+def _describe(exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    msg = getattr(exc, "message", None) or str(exc)
+    return f"HTTP {status}: {msg}" if status else f"{type(exc).__name__}: {msg}"
+
+
+class Retrier:
+    """Calls a function with retries: exponential backoff with full jitter on transient errors,
+    an immediate clear error on 401/403/404/400."""
+
+    def __init__(self, model: str, base_url: str, key_env: str, max_retries: int = 6,
+                 url_env: str = "OPENAI_BASE_URL",
+                 base_delay: float = 1.0, max_delay: float = 60.0,
+                 sleep: Callable[[float], None] = time.sleep, accountant: Accountant | None = None):
+        self.model, self.base_url, self.key_env = model, base_url, key_env
+        self.url_env = url_env
+        self.max_retries, self.base_delay, self.max_delay = int(max_retries), base_delay, max_delay
+        self.sleep = sleep
+        self.acct = accountant
+        self._rng = random.Random()
+
+    def delay(self, attempt: int) -> float:
+        d = min(self.max_delay, self.base_delay * (2 ** attempt))
+        return d * (0.5 + 0.5 * self._rng.random())
+
+    def __call__(self, fn: Callable[[], Any], what: str = "request") -> Any:
+        import openai
+
+        for attempt in range(self.max_retries + 1):
+            try:
+                return fn()
+            except (openai.AuthenticationError, openai.PermissionDeniedError,
+                    openai.NotFoundError) as e:
+                self._count(errors=1)
+                raise OpenAIBackendError(
+                    f"{what} for model {self.model!r} at {self.base_url}: {_hint(e, self.key_env)}"
+                ) from e
+            except Exception as e:
+                if not _is_retryable(e):
+                    self._count(errors=1)
+                    raise OpenAIBackendError(
+                        f"{what} for model {self.model!r} at {self.base_url} failed: "
+                        f"{_describe(e)}"
+                    ) from e
+                if attempt >= self.max_retries:
+                    self._count(errors=1)
+                    raise OpenAIBackendError(
+                        f"{what} for model {self.model!r} at {self.base_url} still failing after "
+                        f"{attempt + 1} attempts ({_describe(e)}). Check that the server is "
+                        f"reachable (base URL from ${self.url_env}), the rate limits, and the "
+                        f"provider's status."
+                    ) from e
+                d = self.delay(attempt)
+                self._count(retries=1)
+                log.warning("%s for %s: %s; retry %d/%d in %.2fs", what, self.model,
+                            _describe(e), attempt + 1, self.max_retries, d)
+                self.sleep(d)
+        raise AssertionError("unreachable")
+
+    def _count(self, **kw) -> None:
+        if self.acct is not None:
+            self.acct.add(**kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# answers
+
+
+def first_line(text: str | None) -> str:
+    """Single-line answer: the first non-blank line (same rule as the local backend)."""
+    for line in (text or "").split("\n"):
+        if line.strip():
+            return line.rstrip("\r")
+    return ""
+
+
+def mode_answer(answers: list[str]) -> str:
+    """Most common answer; ties go to the one seen first."""
+    if not answers:
+        return ""
+    counts = collections.Counter(answers)
+    best = max(counts.values())
+    return next(a for a in answers if counts[a] == best)
+
+
+def distribution_from_top_logprobs(top: list[tuple[str, float]]) -> dict[str, float]:
+    """{stripped token text: prob}, equal texts merged, renormalised to sum to 1."""
+    dist: dict[str, float] = {}
+    for token, logprob in top:
+        key = (token or "").strip()
+        dist[key] = dist.get(key, 0.0) + math.exp(logprob)
+    total = sum(dist.values())
+    if total <= 0:
+        return {}
+    return {k: v / total for k, v in sorted(dist.items(), key=lambda kv: -kv[1])}
+
+
+def _read_finetuned_id(adapter: str | Path) -> str:
+    p = Path(adapter)
+    if p.is_dir():
+        p = p / "finetuned_model.json"
+    try:
+        return json.loads(p.read_text())["model"]
+    except (OSError, KeyError, json.JSONDecodeError) as e:
+        raise OpenAIBackendError(
+            f"cannot read the finetuned model id from {p} (expected JSON with a 'model' key, "
+            f"as written by finetune_openai)") from e
+
+
+class OpenAIBackend:
+    """Backend protocol over an OpenAI-compatible chat completions endpoint."""
+
+    def __init__(self, model_cfg: dict, adapter: str | Path | None = None,
+                 threads: int | None = None, *, sleep: Callable[[float], None] = time.sleep):
+        if not model_cfg.get("model"):
+            raise ValueError("openai model config needs a 'model' (the hosted model id)")
+        self.cfg = dict(model_cfg)
+        self.model = _read_finetuned_id(adapter) if adapter else self.cfg["model"]
+        self.name = self.cfg.get("name") or self.model
+        self.client, self.base_url = make_client(self.cfg)
+        _, _, key_env = resolve_endpoint(self.cfg)
+        self.concurrency = max(1, int(self.cfg.get("concurrency", 8)))
+        self.mode_of_n = max(1, int(self.cfg.get("mode_of_n", 1)))
+        # newer hosted models want max_completion_tokens instead of max_tokens
+        self.max_tokens_param = self.cfg.get("max_tokens_param") or "max_tokens"
+        self.acct = Accountant(self.cfg, self.model)
+        self.retry = Retrier(self.model, self.base_url, key_env,
+                             max_retries=int(self.cfg.get("max_retries", 6)),
+                             url_env=self.cfg.get("base_url_env") or "OPENAI_BASE_URL",
+                             base_delay=float(self.cfg.get("retry_base_delay", 1.0)),
+                             max_delay=float(self.cfg.get("retry_max_delay", 60.0)),
+                             sleep=sleep, accountant=self.acct)
+        self.cache = open_cache(self.cfg) if self.cfg.get("cache", True) else None
+
+    # -- protocol ------------------------------------------------------------------------------
+    def generate(self, chats: list[list[dict]], max_new_tokens: int = 32,
+                 temperature: float = 0.0, seed: int = 0, progress: bool = False) -> list[str]:
+        if self.mode_of_n > 1 and temperature == 0:
+            settings = {"kind": "mode_of_n", "n": self.mode_of_n, "temperature": 1.0,
+                        "seed": seed, "max_tokens": max_new_tokens}
+            outs = self._batch(chats, settings, "generate", progress)
+            return [mode_answer(o["answers"]) for o in outs]
+        settings = {"kind": "generate", "n": 1, "temperature": float(temperature), "seed": seed,
+                    "max_tokens": max_new_tokens}
+        return [o["answers"][0] for o in self._batch(chats, settings, "generate", progress)]
+
+    def sample(self, chats: list[list[dict]], n: int, max_new_tokens: int = 32,
+               temperature: float = 1.0, seed: int = 0, progress: bool = False
+               ) -> list[list[str]]:
+        settings = {"kind": "sample", "n": int(n), "temperature": float(temperature),
+                    "seed": seed, "max_tokens": max_new_tokens}
+        return [o["answers"] for o in self._batch(chats, settings, "sample", progress)]
+
+    def answer_distribution(self, chats: list[list[dict]], k: int = 5,
+                            progress: bool = False) -> list[dict[str, float]]:
+        settings = {"kind": "distribution", "k": int(k), "temperature": 0.0, "max_tokens": 1}
+        return [o["dist"] for o in self._batch(chats, settings, "answer_distribution", progress)]
+
+    # -- accounting ----------------------------------------------------------------------------
+    def stats(self) -> dict:
+        """Cumulative requests, retries, tokens, cache hits/misses and cost (plus last batch)."""
+        out = self.acct.stats()
+        out["base_url"] = self.base_url
+        return out
+
+    def reset_stats(self) -> None:
+        self.acct.reset()
+
+    # -- internals -----------------------------------------------------------------------------
+    def _key(self, chat: list[dict], settings: dict) -> str:
+        return cache_key(model=self.model, base_url=self.base_url, messages=chat, **settings)
+
+    def _request(self, chat: list[dict], s: dict) -> dict:
+        kind = s["kind"]
+        kw: dict[str, Any] = {"model": self.model, "messages": chat,
+                              self.max_tokens_param: s["max_tokens"],
+                              "temperature": s["temperature"]}
+        if kind == "distribution":
+            kw.update(logprobs=True, top_logprobs=s["k"], seed=0)
+        else:
+            kw["seed"] = s["seed"]
+            if s["n"] != 1:
+                kw["n"] = s["n"]
+        resp = self.retry(lambda: self.client.chat.completions.create(**kw),
+                          what=f"chat completion ({kind})")
+        self.acct.add(requests=1)
+        self.acct.add_usage(getattr(resp, "usage", None))
+        usage = resp.usage.model_dump() if getattr(resp, "usage", None) is not None else None
+        if kind == "distribution":
+            choice = resp.choices[0]
+            content = getattr(getattr(choice, "logprobs", None), "content", None) or []
+            if not content:
+                raise OpenAIBackendError(
+                    f"model {self.model!r} at {self.base_url} returned no logprobs; does the "
+                    f"endpoint support logprobs/top_logprobs?")
+            top = [(t.token, t.logprob) for t in (content[0].top_logprobs or [])]
+            if not top:
+                top = [(content[0].token, content[0].logprob)]
+            return {"dist": distribution_from_top_logprobs(top), "usage": usage}
+        answers = [first_line(c.message.content) for c in
+                   sorted(resp.choices, key=lambda c: c.index)]
+        return {"answers": answers, "usage": usage}
+
+    def _one(self, chat: list[dict], settings: dict, key: str) -> dict:
+        out = self._request(chat, settings)
+        if self.cache is not None:
+            self.cache.put(key, out)  # committed now: a killed run never pays twice
+        return out
+
+    def _batch(self, chats: list[list[dict]], settings: dict, what: str,
+               progress: bool) -> list[dict]:
+        self.acct.start_batch()
+        results: list[dict | None] = [None] * len(chats)
+        todo: dict[str, list[int]] = {}
+        for i, chat in enumerate(chats):
+            key = self._key(chat, settings)
+            if key in todo:  # identical request in this batch: ask once
+                todo[key].append(i)
+                continue
+            hit = self.cache.get(key, count=False) if self.cache is not None else None
+            if hit is not None:
+                results[i] = hit
+                self.acct.add(cache_hits=1)
+            else:
+                todo[key] = [i]
+        self.acct.add(cache_misses=len(todo))
+        if todo:
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
+                bar = tqdm(total=len(todo), desc=f"{self.name} {what}")
+            pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(todo)))
+            try:
+                futs = {pool.submit(self._one, chats[idx[0]], settings, key): key
+                        for key, idx in todo.items()}
+                for fut in as_completed(futs):
+                    out = fut.result()
+                    for i in todo[futs[fut]]:
+                        results[i] = out
+                    if bar is not None:
+                        bar.update(1)
+            except BaseException:
+                # Ctrl-C / an error: drop queued requests, let in-flight ones finish and be cached
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            finally:
+                pool.shutdown(wait=True)
+                if bar is not None:
+                    bar.close()
+        b = self.acct.end_batch()
+        log.info("%s %s: %d chats, %d requests, %d retries, %d cache hits, %d misses, "
+                 "%d+%d tokens, $%.4f", self.name, what, len(chats), b["requests"], b["retries"],
+                 b["cache_hits"], b["cache_misses"], b["prompt_tokens"], b["completion_tokens"],
+                 b["cost_usd"])
+        return results  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# hosted finetuning
+
+
+def _is_loopback(base_url: str) -> bool:
+    return "api.openai.com" not in base_url
+
+
+def _job_state_path(model_cfg: dict, base: str, base_url: str, data: bytes, hparams: dict,
+                    seed: int) -> Path:
+    key = cache_key(base=base, base_url=base_url,
+                    train_sha256=hashlib.sha256(data).hexdigest(),
+                    hparams=hparams, seed=seed)
+    return cache_dir(model_cfg) / "finetune_jobs" / f"{key}.json"
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def hosted_training_bytes(train_jsonl) -> bytes:
+    """The training file as a hosted finetune takes it. OpenAI's format allows only the assistant
+    weights 0 and 1, so an example whose answer has a larger weight w (``sft.replay_weight``)
+    is sent round(w) times with weight 1; a file with only 0/1 weights goes byte for byte."""
+    raw = Path(train_jsonl).read_bytes()
+    try:
+        lines = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+        plain = all(m.get("weight", 1) in (0, 1) for ex in lines for m in ex["messages"])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return raw  # not chat JSONL: the provider's validation reports it, as for any bad file
+    if plain:
+        return raw
+    out = []
+    for ex in lines:
+        ws = [m["weight"] for m in ex["messages"] if m.get("weight", 1) not in (0, 1)]
+        copies = max(round(max(ws)), 0) if ws else 1
+        unweighted = {**ex, "messages": [
+            {**m, "weight": 1} if m.get("weight", 1) not in (0, 1) else m
+            for m in ex["messages"]]}
+        out += [json.dumps(unweighted, ensure_ascii=False)] * copies
+    return ("\n".join(out) + "\n").encode("utf-8")
+
+
+def finetune_openai(model_cfg: dict, train_jsonl, out_dir, hparams: dict | None,
+                    init_adapter=None, seed: int = 0, threads: int | None = None, *,
+                    sleep: Callable[[float], None] = time.sleep,
+                    poll_interval: float | None = None) -> dict:
+    """Hosted finetune of ``model_cfg['model']`` (or of the finetuned model recorded in
+    ``init_adapter/finetuned_model.json``) on a chat JSONL; writes and returns
+    ``out_dir/finetuned_model.json`` = {"model", "job", "base", ...}.
+
+    Resumable: the job id is stored (cache dir, keyed by base model, training bytes, hparams and
+    seed) as soon as the job exists; re-running polls that job instead of starting a new one.
+    A failed or cancelled job raises :class:`FinetuneError` with the job's error message.
+    """
+    hparams = dict(hparams or {})
+    out_dir = Path(out_dir)
+    base = _read_finetuned_id(init_adapter) if init_adapter else model_cfg["model"]
+    client, base_url = make_client(model_cfg)
+    _, _, key_env = resolve_endpoint(model_cfg)
+    retry = Retrier(base, base_url, key_env, max_retries=int(model_cfg.get("max_retries", 6)),
+                    url_env=model_cfg.get("base_url_env") or "OPENAI_BASE_URL",
+                    base_delay=float(model_cfg.get("retry_base_delay", 1.0)),
+                    max_delay=float(model_cfg.get("retry_max_delay", 60.0)), sleep=sleep)
+    interval = float(poll_interval if poll_interval is not None
+                     else model_cfg.get("poll_interval", 10))
+    data = hosted_training_bytes(train_jsonl)
+    state_path = _job_state_path(model_cfg, base, base_url, data, hparams, seed)
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+
+    job = None
+    if state.get("job"):
+        job = retry(lambda: client.fine_tuning.jobs.retrieve(state["job"]), "retrieve job")
+        if job.status in ("failed", "cancelled"):
+            log.warning("stored finetuning job %s is %s; starting a new one", job.id, job.status)
+            state.pop("job")
+            job = None
+        else:
+            log.info("resuming finetuning job %s (%s) from %s", job.id, job.status, state_path)
+    if job is None:
+        if not state.get("file"):
+            f = retry(lambda: client.files.create(
+                file=(Path(train_jsonl).name, data, "application/jsonl"), purpose="fine-tune"),
+                "upload training file")
+            state["file"] = f.id
+            _write_json(state_path, state)
+        hp = {STANDARD_HPARAMS[k]: hparams[k] for k in STANDARD_HPARAMS if k in hparams}
+        extra = {k: v for k, v in hparams.items() if k not in STANDARD_HPARAMS}
+        kw: dict[str, Any] = {"model": base, "training_file": state["file"], "seed": seed}
+        if hp:
+            kw["hyperparameters"] = hp
+        if model_cfg.get("suffix"):
+            kw["suffix"] = model_cfg["suffix"]
+        send_extra = model_cfg.get("send_extra_hparams", _is_loopback(base_url))
+        if extra and send_extra:
+            kw["extra_body"] = {"inward_hparams": extra}
+        job = retry(lambda: client.fine_tuning.jobs.create(**kw), "create finetuning job")
+        state.update(job=job.id, base=base, created=time.time())
+        _write_json(state_path, state)  # before polling: a re-run resumes this job
+        log.info("created finetuning job %s on %s (state %s)", job.id, base, state_path)
+
+    last = None
+    t0 = time.time()
+    while job.status not in TERMINAL:
+        if job.status != last:
+            log.info("finetuning job %s: %s (%.0fs)", job.id, job.status, time.time() - t0)
+            last = job.status
+        sleep(interval)
+        job = retry(lambda jid=job.id: client.fine_tuning.jobs.retrieve(jid), "retrieve job")
+    log.info("finetuning job %s: %s after %.0fs", job.id, job.status, time.time() - t0)
+    if job.status != "succeeded":
+        err = getattr(job, "error", None)
+        msg = (getattr(err, "message", None) if err is not None else None) or "no error message"
+        raise FinetuneError(f"finetuning job {job.id} on {base!r} at {base_url} {job.status}: "
+                            f"{msg}")
+    result = {"model": job.fine_tuned_model, "job": job.id, "base": base,
+              "base_model": model_cfg["model"], "training_file": state["file"],
+              "hparams": hparams, "seed": seed}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(out_dir / "finetuned_model.json", result)
+    return result

@@ -1,0 +1,1 @@
+"""params.yaml: schema, registry and input checks, loading, and the typed objects built from it."""

@@ -1,0 +1,118 @@
+"""Checks of what ``params.yaml`` points at, made before any job starts.
+
+``inward.config.validation`` checks the shape of the params and the registry names; this module looks at
+the world they refer to: task files (present, non-empty, valid, no duplicate ids, prompts
+within ``tasks.max_prompt_chars``), local model directories, the API-key variables of hosted
+models, and whether each built-in task can generate as many items as asked. Each problem is
+one line naming the key, the file and line where there is one, and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from inward.models import embedded
+from inward.tasks import task_files, catalog
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+_TRUE = ("1", "true", "yes", "on")
+
+
+def task_file_problems(params: dict) -> list[str]:
+    """Every task file must load: exist, hold at least one valid item, no duplicate ids,
+    no prompt over the length limit (user JSONL); valid DataRow lines (the paper's release)."""
+    limit = params["tasks"].get("max_prompt_chars", catalog.DEFAULT_MAX_PROMPT_CHARS)
+    problems = []
+    for name, value in (params["tasks"].get("files") or {}).items():
+        key = f"tasks.files.{name}"
+        try:
+            found = task_files.entry_sources(name, value)
+        except (ValueError, UnicodeDecodeError) as err:
+            problems.append(str(err))
+            continue
+        path, _ = task_files.entry_spec(name, value)
+        try:
+            if next(iter(found.values())).format == "jsonl":
+                catalog.load_jsonl_task(path, name, max_prompt_chars=limit)
+            else:
+                catalog.load_paper_release(path)
+        except (ValueError, UnicodeDecodeError) as err:
+            problems.append(f"{key}: {err}")
+    return problems
+
+
+def size_problems(params: dict) -> list[str]:
+    """A built-in task asked for more distinct items than it can generate."""
+    problems = []
+    try:
+        files = set(task_files.sources(params["tasks"]))
+    except (ValueError, OSError, UnicodeDecodeError):
+        files = set(params["tasks"].get("files") or {})
+    for split in ("train", "test"):
+        n = params["tasks"][f"n_{split}_items"]
+        for name in params["tasks"][split]:
+            if name in files or name not in catalog.TASKS:
+                continue
+            most = catalog.max_items(name)
+            if most is not None and n > most:
+                problems.append(f"tasks.n_{split}_items: {n} items asked of task {name!r}, "
+                                f"which can generate at most {most} distinct prompts; "
+                                f"allowed: 1 to {most}")
+    return problems
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").lower() in _TRUE
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def local_source_problem(name: str, source: str) -> str | None:
+    """A local model's ``source``: an embedded name (checked by the registry), an existing
+    Hugging Face model directory, or a hub id (cached, when offline)."""
+    if source.startswith("embedded:"):
+        return None
+    key = f"models.{name}.source"
+    path = Path(source).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            return f"{key}: {source!r} is not a Hugging Face model directory (no config.json)"
+        return None
+    allowed = (f"allowed: {', '.join(embedded.list_models())}, an existing model directory, "
+               "or a hub id owner/name")
+    if HUB_ID.fullmatch(source) and not source.startswith("."):
+        if _offline() and not _in_hub_cache(source):
+            return (f"{key}: {source!r} is neither a directory nor a hub id in the local "
+                    f"Hugging Face cache, and HF_HUB_OFFLINE is set; {allowed}")
+        return None
+    return f"{key}: local model directory {source!r} does not exist; {allowed}"
+
+
+def model_problems(params: dict) -> list[str]:
+    problems = []
+    for name, cfg in params["models"].items():
+        if cfg["backend"] == "local":
+            problem = local_source_problem(name, cfg["source"])
+            if problem:
+                problems.append(problem)
+        elif cfg["backend"] == "openai":
+            var = cfg.get("api_key_env") or "OPENAI_API_KEY"
+            if not os.environ.get(var):
+                problems.append(f"models.{name}.api_key_env: the environment variable {var!r} "
+                                "is not set; export it with the API key (params.yaml names the "
+                                "variable, never the key)")
+    return problems
+
+
+def problems(params: dict) -> list[str]:
+    """Everything outside params.yaml that would make a job fail."""
+    return task_file_problems(params) + size_problems(params) + model_problems(params)

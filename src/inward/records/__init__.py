@@ -1,0 +1,1 @@
+"""JSONL records: reading and writing the study's row files."""

@@ -1,0 +1,1 @@
+"""Figures, report.md, loss curves and the model jobs' timings."""

@@ -1,0 +1,282 @@
+"""Score a finished study: read every answer file of the layout, compute all metrics, write
+``metrics.json`` (what ``dvc metrics diff`` compares) and per-item tables (what a person or a
+plot reads). Every number is defined in docs/METRICS.md.
+
+For each target model M1 (see ``inward.study.layout.comparisons``), each role is scored under both
+non-compliance policies, beside the mode baseline on the same rows:
+- untrained: M1's hypotheticals vs M1's own object-level behaviour;
+- self: M1__self's hypotheticals vs M1__self's object-level behaviour;
+- cross[M2]: M2__cross__M1's hypotheticals vs M1__self's object-level behaviour;
+- shift: M1__shift's hypotheticals vs its new and its old (M1__self) behaviour, on items whose
+  behaviour changed;
+plus calibration MADs, self-vs-cross paired tests, how much behaviour self-training kept, and
+which (task, property) groups are informative. Per agent: object-level and hypothetical
+compliance, demonstration leaks and the top-answer share per held-out task.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+
+from inward.scoring import calibration, metrics, rule_sets
+from inward.study import layout
+from inward.tasks import prompts
+from inward.scoring.frames import (
+    KEY,
+    hypothetical_distributions,
+    object_distributions,
+    object_values,
+    predictions,
+)
+from inward.records.jsonl import read_jsonl
+from inward.tasks.catalog import Item
+
+# explicit, so that a study without any calibration pair still writes the header
+_CALIB_SCHEMA = {"target": pl.Utf8, "role": pl.Utf8, "bin": pl.Int64, "object_mean": pl.Float64,
+                 "hypo_mean": pl.Float64, "n": pl.Int64}
+MODE_SHARE_MAX = 0.95   # a group whose target mode share is at least this is uninformative
+COMPLIANCE_MIN = 0.5    # ... and so is one whose object-level compliance is below this
+
+
+def _items(path) -> list[Item]:
+    return [Item.from_dict(r) for r in read_jsonl(path)]
+
+
+def role_block(pred: pl.DataFrame, truth: pl.DataFrame, n_boot: int, seed: int) -> dict:
+    """accuracy (keep-all) and accuracy_compliant with CIs, n and their mode baselines on the
+    same rows; compliance = share of keep-all rows whose hypothetical is compliant."""
+    out: dict = {}
+    for policy, suffix in (("keep_all", ""), ("compliant", "_compliant")):
+        rows = metrics.scored_rows(pred, truth, policy)
+        acc = metrics._accuracy_of_rows(rows, n_boot, seed)
+        base = metrics.mode_baseline_of_rows(rows, n_boot, seed)
+        out |= {f"accuracy{suffix}": acc["accuracy"], f"ci_low{suffix}": acc["ci_low"],
+                f"ci_high{suffix}": acc["ci_high"], f"n{suffix}": acc["n"],
+                f"n_items{suffix}": acc["n_items"],
+                f"baseline{suffix}": base["accuracy"], f"baseline_ci_low{suffix}": base["ci_low"],
+                f"baseline_ci_high{suffix}": base["ci_high"]}
+    out["compliance"] = out["n_compliant"] / out["n"] if out["n"] else None
+    return out
+
+
+def _scored(role: str, target: str, predictor: str, pred: pl.DataFrame,
+            truth: pl.DataFrame) -> pl.DataFrame:
+    """Per-item rows of one comparison, for the tables."""
+    joined = truth.join(pred, on=KEY, how="left")
+    return joined.select(
+        pl.lit(target).alias("target"), pl.lit(role).alias("role"),
+        pl.lit(predictor).alias("predictor"), *KEY,
+        pl.col("value").alias("target_value"), "prediction",
+        (pl.col("value").is_not_null() & (pl.col("prediction") == pl.col("value")))
+        .fill_null(False).alias("correct"))
+
+
+def _group_table(role: str, target: str, predictor: str, pred, truth, n_boot, seed):
+    keep = metrics.accuracy_by_group(pred, truth, n_boot=n_boot, seed=seed)
+    comp = metrics.accuracy_by_group(pred, truth, n_boot=n_boot, seed=seed, policy="compliant")
+    if keep.height == 0:
+        return None
+    comp = comp.select("task", "property", pl.col("accuracy").alias("accuracy_compliant"),
+                       pl.col("n").alias("n_compliant")) if comp.height else None
+    table = keep.select("task", "property", "accuracy", "ci_low", "ci_high", "n")
+    if comp is not None:
+        table = table.join(comp, on=["task", "property"], how="left")
+    return table.with_columns(pl.lit(target).alias("target"), pl.lit(role).alias("role"),
+                              pl.lit(predictor).alias("predictor"))
+
+
+def behaviour_kept(before: pl.DataFrame, after: pl.DataFrame) -> dict:
+    """How much of M1's held-out behaviour M1__self kept (see docs/METRICS.md)."""
+    j = before.select([*KEY, pl.col("value").alias("a")]).join(
+        after.select([*KEY, pl.col("value").alias("b")]), on=KEY, how="inner")
+    both = j.filter(pl.col("a").is_not_null() & pl.col("b").is_not_null())
+    same_all = (j["a"].eq_missing(j["b"])).sum() if j.height else 0
+    return {"behaviour_kept": float((both["a"] == both["b"]).mean()) if both.height else None,
+            "behaviour_kept_n": both.height,
+            "behaviour_kept_all_rows": float(same_all / j.height) if j.height else None,
+            "behaviour_kept_all_rows_n": j.height}
+
+
+def agent_block(items: list[Item], answers: list[dict] | None, pred: pl.DataFrame | None,
+                rule_set: str) -> dict:
+    """Per-agent compliance, demonstration leaks and top-answer share per held-out task."""
+    out: dict = {}
+    if answers is not None:
+        by_key = {(a["task"], a["item_id"]): a.get("response") for a in answers}
+        responses = [(it, by_key.get((it.task, it.item_id))) for it in items]
+        n = len(responses)
+        out["object_compliance"] = (sum(rule_sets.object_compliant(it.task, r, rule_set)
+                                        for it, r in responses) / n) if n else None
+        out["demonstration_leak"] = (sum(prompts.leaks_demonstration(it, r)
+                                         for it, r in responses) / n) if n else None
+        out["n_object"] = n
+        shares = {}
+        for task in sorted({it.task for it in items}):
+            cleaned = [rule_sets.paper_clean(r) for it, r in responses if it.task == task]
+            shares[task] = Counter(cleaned).most_common(1)[0][1] / len(cleaned)
+        out["top_answer_share"] = shares
+    if pred is not None:
+        out["hypothetical_compliance"] = metrics.compliance_rate(pred, "prediction")["rate"]
+        out["n_hypothetical"] = pred.height
+    return out
+
+
+def group_table(target: str, truth: pl.DataFrame, preds: dict[str, pl.DataFrame]
+                ) -> pl.DataFrame:
+    """Per (task, property): the target's mode share among defined rows, object-level
+    compliance, each predictor's hypothetical compliance, and whether the group is
+    informative (mode share < MODE_SHARE_MAX and object compliance >= COMPLIANCE_MIN)."""
+    rows = []
+    for (task, prop), g in metrics._groups(truth):
+        defined = [v for v in g["value"].to_list() if v is not None]
+        mode = metrics.mode_of(defined)
+        share = defined.count(mode) / len(defined) if defined else None
+        compliance = float(g["compliant"].mean()) if g.height else None
+        row = {"target": target, "task": task, "property": prop, "n": g.height,
+               "n_defined": len(defined), "mode": mode, "mode_share": share,
+               "object_compliance": compliance}
+        for role, pred in preds.items():
+            p = pred.filter((pl.col("task") == task) & (pl.col("property") == prop))
+            row[f"hypothetical_compliance_{role}"] = (
+                float(p["prediction"].is_not_null().mean()) if p.height else None)
+        row["informative"] = bool(share is not None and share < MODE_SHARE_MAX
+                                  and compliance is not None and compliance >= COMPLIANCE_MIN)
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def evaluate_study(*, models: list[str], test_items: str, props: list[str], calib: dict,
+                   n_boot: int, seed: int, metrics_path: str, tables_dir: str,
+                   rule_set: str = rule_sets.DEFAULT_RULES) -> dict:
+    rule_sets.check_rules(rule_set)
+    items = _items(test_items)
+    raw: dict = {}  # agent -> object-level answer records on held-out items
+    obj: dict = {}  # agent -> object-level property frame on held-out items
+    hyp: dict = {}  # agent -> prediction frame
+
+    def object_frame(agent):
+        if agent not in obj:
+            raw[agent] = read_jsonl(layout.object_path(agent, "test"))
+            obj[agent] = object_values(items, raw[agent], props, rule_set)
+        return obj[agent]
+
+    def pred_frame(agent):
+        if agent not in hyp:
+            hyp[agent] = predictions(read_jsonl(layout.hypo_path(agent)), rule_set)
+        return hyp[agent]
+
+    def mad(object_agent, hypo_agent):
+        o = object_distributions(items, read_jsonl(layout.object_dist_path(object_agent)),
+                                 props, rule_set)
+        h = hypothetical_distributions(read_jsonl(layout.hypo_dist_path(hypo_agent)), rule_set)
+        return calibration.calibration_mad(o, h, n_bins=calib["n_bins"], top_k=calib["top_k"],
+                                           n_boot=n_boot, seed=seed)
+
+    out: dict = {"targets": {}, "agents": {}}
+    item_rows, group_rows, calib_rows, info_rows = [], [], [], []
+    for comp in layout.comparisons(models):
+        m = comp.target
+        truth_untrained, truth_self = object_frame(comp.untrained), object_frame(comp.self_trained)
+        scored = {"untrained": (comp.untrained, truth_untrained),
+                  "self": (comp.self_trained, truth_self)}
+        scored |= {f"cross:{m2}": (agent, truth_self) for m2, agent in comp.cross.items()}
+        res: dict = {}
+        for role, (agent, truth) in scored.items():
+            pred = pred_frame(agent)
+            block = role_block(pred, truth, n_boot, seed)
+            if role.startswith("cross:"):
+                res.setdefault("cross", {})[role.split(":", 1)[1]] = block
+            else:
+                res[role] = block
+            item_rows.append(_scored(role, m, agent, pred, truth))
+            table = _group_table(role, m, agent, pred, truth, n_boot, seed)
+            if table is not None:
+                group_rows.append(table)
+        res["self_vs_cross"] = {
+            m2: {policy: metrics.paired_test(pred_frame(comp.self_trained), pred_frame(agent),
+                                             truth_self, n_boot=n_boot, seed=seed, policy=policy)
+                 for policy in metrics.POLICIES}
+            for m2, agent in comp.cross.items()}
+        res |= behaviour_kept(truth_untrained, truth_self)
+
+        cal_pairs = {"untrained": (comp.untrained, comp.untrained),
+                     "self": (comp.self_trained, comp.self_trained)}
+        cal_pairs |= {f"cross:{m2}": (comp.self_trained, a) for m2, a in comp.cross.items()}
+        cal: dict = {}
+        for role, (o_agent, h_agent) in cal_pairs.items():
+            result = mad(o_agent, h_agent)
+            block = {k: result[k] for k in ("mad", "ci_low", "ci_high", "n_pairs", "n_items")}
+            if role.startswith("cross:"):
+                cal.setdefault("cross", {})[role.split(":", 1)[1]] = block
+            else:
+                cal[role] = block
+            calib_rows += [{"target": m, "role": role, **b} for b in result["bins"]]
+        res["calibration_mad"] = cal
+
+        if comp.shift:
+            res["shift"] = _shift_block(pred_frame(comp.shift), truth_self,
+                                        object_frame(comp.shift), n_boot, seed)
+
+        preds = {"self": pred_frame(comp.self_trained),
+                 **{f"cross_{m2}": pred_frame(a) for m2, a in comp.cross.items()}}
+        info = group_table(m, truth_self, preds)
+        info_rows.append(info)
+        res["groups"] = {"n": info.height,
+                         "informative": int(info["informative"].sum()) if info.height else 0}
+        out["targets"][m] = res
+
+    for agent in layout.hypothetical_agents(models):
+        out["agents"][agent] = agent_block(items, raw.get(agent), pred_frame(agent), rule_set)
+
+    tables = Path(tables_dir)
+    tables.mkdir(parents=True, exist_ok=True)
+    items_table = pl.concat(item_rows)
+    items_table.write_parquet(tables / "items.parquet")
+    items_table.write_csv(tables / "items.csv")
+    groups = (pl.concat(group_rows, how="diagonal_relaxed") if group_rows else
+              pl.DataFrame(schema={"target": pl.Utf8, "role": pl.Utf8, "predictor": pl.Utf8,
+                                   "task": pl.Utf8, "property": pl.Utf8,
+                                   "accuracy": pl.Float64, "ci_low": pl.Float64,
+                                   "ci_high": pl.Float64, "n": pl.Int64}))
+    groups.write_csv(tables / "by_task_property.csv")
+    informative = pl.concat([t for t in info_rows if t.height], how="diagonal_relaxed") \
+        if any(t.height for t in info_rows) else pl.DataFrame(
+            schema={"target": pl.Utf8, "task": pl.Utf8, "property": pl.Utf8,
+                    "informative": pl.Boolean})
+    informative.write_csv(tables / "informative_groups.csv")
+    out["per_group"] = _per_group_metrics(groups)
+    pl.DataFrame(calib_rows, schema=_CALIB_SCHEMA).write_csv(tables / "calibration_bins.csv")
+    Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(metrics_path).write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def _shift_block(pred: pl.DataFrame, old: pl.DataFrame, new: pl.DataFrame, n_boot: int,
+                 seed: int) -> dict:
+    """{"new": {...}, "old": {...}, "new_minus_old": {...}}: both policies, baselines on the
+    same rows, and the paired new-vs-old comparison."""
+    block: dict = {"new": {}, "old": {}, "new_minus_old": {}}
+    for policy, suffix in (("keep_all", ""), ("compliant", "_compliant")):
+        raw = metrics.shift_accuracy(pred, old, new, n_boot=n_boot, seed=seed, policy=policy)
+        for which in ("new", "old"):
+            acc, base = raw[which], raw[f"{which}_baseline"]
+            block[which] |= {f"accuracy{suffix}": acc["accuracy"],
+                             f"ci_low{suffix}": acc["ci_low"],
+                             f"ci_high{suffix}": acc["ci_high"], f"n{suffix}": acc["n"],
+                             f"n_items{suffix}": acc["n_items"],
+                             f"baseline{suffix}": base["accuracy"]}
+        block["new_minus_old"][policy] = raw["diff"]
+    return block
+
+
+def _per_group_metrics(groups: pl.DataFrame) -> dict:
+    """{target: {role: {"task/property": accuracy}}} for the metrics file (keep-all)."""
+    out: dict = {}
+    for r in groups.iter_rows(named=True):
+        key = f"{r['task']}/{r['property']}"
+        out.setdefault(r["target"], {}).setdefault(r["role"], {})[key] = r["accuracy"]
+    return out

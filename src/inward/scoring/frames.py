@@ -1,0 +1,110 @@
+"""Turn answer files into the polars frames that ``inward.scoring.metrics`` scores.
+
+Every reading goes through one rule set of ``inward.scoring.rule_sets`` (``rules="paper"`` or
+``"lenient"``), so finetuning labels, scores and calibration follow the same rules.
+
+* object-level property frame: one row per (task, item_id, property) of the study with the
+  property's ``value`` (null = the answer is non-compliant or the property is undefined for it)
+  and ``compliant`` (the object-level answer passed the object-level compliance checks);
+* prediction frame: one row per hypothetical answer with its ``prediction`` (null =
+  non-compliant);
+* distribution frame: ``values``/``probs`` list columns per (task, item_id, property).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import polars as pl
+
+from inward.tasks import properties
+from inward.scoring import rule_sets
+from inward.tasks.catalog import Item
+
+KEY = ["task", "item_id", "property"]
+_VALUE_SCHEMA = {"task": pl.Utf8, "item_id": pl.Utf8, "property": pl.Utf8, "value": pl.Utf8,
+                 "compliant": pl.Boolean}
+_PRED_SCHEMA = {"task": pl.Utf8, "item_id": pl.Utf8, "property": pl.Utf8,
+                "prediction": pl.Utf8}
+_DIST_SCHEMA = {"task": pl.Utf8, "item_id": pl.Utf8, "property": pl.Utf8,
+                "values": pl.List(pl.Utf8), "probs": pl.List(pl.Float64)}
+
+
+def study_pairs(items: Iterable[Item], props: list[str]) -> list[tuple[Item, str]]:
+    """Every (item, property) of the study: the params' properties that apply to the task."""
+    return [(it, p) for it in items for p in props if properties.applicable(it.task, p)]
+
+
+def object_property_value(item: Item, prop: str, response: str | None,
+                          rule_set: str = rule_sets.DEFAULT_RULES) -> str | None:
+    """The property of one object-level answer, None when non-compliant or undefined."""
+    return rule_sets.object_value(prop, item.task, response, item.target, rule_set)
+
+
+def object_values(items: list[Item], answers: list[dict], props: list[str],
+                  rule_set: str = rule_sets.DEFAULT_RULES) -> pl.DataFrame:
+    """Object-level property frame (task, item_id, property, value, compliant)."""
+    rule_sets.check_rules(rule_set)
+    by_key = {(a["task"], a["item_id"]): a.get("response") for a in answers}
+    rows = []
+    for it, p in study_pairs(items, props):
+        response = by_key.get((it.task, it.item_id))
+        rows.append({"task": it.task, "item_id": it.item_id, "property": p,
+                     "value": object_property_value(it, p, response, rule_set),
+                     "compliant": rule_sets.object_compliant(it.task, response, rule_set)})
+    return pl.DataFrame(rows, schema=_VALUE_SCHEMA)
+
+
+def predictions(hypo_answers: list[dict], rule_set: str = rule_sets.DEFAULT_RULES) -> pl.DataFrame:
+    """Prediction frame (task, item_id, property, prediction) from hypothetical answers."""
+    rule_sets.check_rules(rule_set)
+    rows = [{"task": a["task"], "item_id": a["item_id"], "property": a["property"],
+             "prediction": rule_sets.prediction(a["property"], a.get("response"), rule_set)}
+            for a in hypo_answers]
+    return pl.DataFrame(rows, schema=_PRED_SCHEMA)
+
+
+def _dist_row(key: tuple[str, str, str], counts: Counter, total: int) -> dict:
+    values = sorted(counts, key=lambda v: (-counts[v], v))
+    return {"task": key[0], "item_id": key[1], "property": key[2], "values": values,
+            "probs": [counts[v] / total for v in values]}
+
+
+def object_distributions(items: list[Item], samples: list[dict], props: list[str],
+                         rule_set: str = rule_sets.DEFAULT_RULES) -> pl.DataFrame:
+    """Property distribution per (item, property) from sampled object-level answers.
+
+    prob(v) = samples whose value is v / samples whose value is defined (the official
+    calibration drops invalid samples); an (item, property) without a defined sample has no
+    row. Values are sorted by probability, ties by value.
+    """
+    rule_sets.check_rules(rule_set)
+    by_key = {(s["task"], s["item_id"]): s["samples"] for s in samples}
+    rows = []
+    for it, p in study_pairs(items, props):
+        values = [object_property_value(it, p, r, rule_set)
+                  for r in by_key.get((it.task, it.item_id), [])]
+        counts = Counter(v for v in values if v is not None)
+        if counts:
+            rows.append(_dist_row((it.task, it.item_id, p), counts, sum(counts.values())))
+    return pl.DataFrame(rows, schema=_DIST_SCHEMA)
+
+
+def hypothetical_distributions(rows: list[dict],
+                               rule_set: str = rule_sets.DEFAULT_RULES) -> pl.DataFrame:
+    """Prediction distribution per (item, property) from sampled hypothetical answers.
+
+    ``rows``: ``{"task", "item_id", "property", "samples": [answer, ...]}``. prob(v) = samples
+    read as v / all samples: the mass of non-compliant answers stays unassigned (no
+    renormalisation), and a prompt without any compliant sample keeps its row (empty lists).
+    """
+    rule_sets.check_rules(rule_set)
+    out = []
+    for r in rows:
+        answers = r["samples"]
+        counts = Counter(v for v in (rule_sets.prediction(r["property"], a, rule_set)
+                                     for a in answers) if v is not None)
+        out.append(_dist_row((r["task"], r["item_id"], r["property"]), counts,
+                             max(1, len(answers))))
+    return pl.DataFrame(out, schema=_DIST_SCHEMA)

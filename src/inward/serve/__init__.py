@@ -1,0 +1,1 @@
+"""`inward serve`: an OpenAI-compatible loopback server over the local backend."""

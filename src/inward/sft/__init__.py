@@ -1,0 +1,1 @@
+"""Finetuning data: prediction, replay, shift and anchor examples in chat JSONL."""

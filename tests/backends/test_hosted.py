@@ -1,0 +1,234 @@
+"""OpenAIBackend against the real loopback server (``python -m inward.serve.cli`` in a subprocess
+serving embedded:smollm2-135m) -- no mock of the openai client anywhere."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from inward.backends.hosted import (
+    MissingAPIKeyError,
+    OpenAIBackend,
+    OpenAIBackendError,
+    finetune_openai,
+    hosted_training_bytes,
+)
+from inward.backends.response_cache import ResponseCache
+from inward.serve.app import LoopbackServer, free_port, messages_hash
+
+from loopback import CHAT, PROMPTS, KEY_ENV, SOURCE, URL_ENV, auth_server, chat, chat_log, model_cfg, server  # noqa: F401
+
+
+# --------------------------------------------------------------------------------- clear errors
+
+def test_missing_api_key_env_raises_before_any_request(auth_server, tmp_path, monkeypatch):
+    cfg = model_cfg(auth_server.base_url, tmp_path, monkeypatch,
+                    api_key_env="INWARD_TEST_NO_SUCH_KEY")
+    monkeypatch.delenv("INWARD_TEST_NO_SUCH_KEY", raising=False)
+    before = len(auth_server.requests())
+    with pytest.raises(MissingAPIKeyError, match="INWARD_TEST_NO_SUCH_KEY"):
+        OpenAIBackend(cfg).generate([chat("hi")])
+    train = tmp_path / "train.jsonl"
+    train.write_text(json.dumps({"messages": [chat("a")[0],
+                                              {"role": "assistant", "content": "b"}]}) + "\n")
+    with pytest.raises(MissingAPIKeyError, match="INWARD_TEST_NO_SUCH_KEY"):
+        finetune_openai(cfg, train, tmp_path / "ft", {"epochs": 1})
+    assert len(auth_server.requests()) == before  # nothing reached the server
+
+
+def test_wrong_base_url_clear_error_after_bounded_retries(tmp_path, monkeypatch):
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    sleeps: list[float] = []
+    be = OpenAIBackend(model_cfg(url, tmp_path, monkeypatch, max_retries=3, retry_base_delay=0.5,
+                                 retry_max_delay=1.0), sleep=sleeps.append)
+    t0 = time.time()
+    with pytest.raises(OpenAIBackendError) as e:
+        be.generate([chat("hi")])
+    msg = str(e.value)
+    assert url in msg and "smol" in msg and "4 attempts" in msg and URL_ENV in msg
+    assert len(sleeps) == 3                                   # bounded: max_retries sleeps
+    assert all(0.25 <= s <= 1.0 for s in sleeps)             # backoff with jitter, capped
+    assert sleeps[1] >= 0.5 and sleeps[2] >= 0.5              # 0.5*2**i*[0.5,1]
+    assert time.time() - t0 < 30                              # the injected sleep was used
+    assert be.stats()["retries"] == 3 and be.stats()["errors"] == 1
+
+
+def test_401_wrong_key_clear_error_no_retry_storm(auth_server, tmp_path, monkeypatch):
+    c = chat("auth check " + tmp_path.name)
+    be = OpenAIBackend(model_cfg(auth_server.base_url, tmp_path, monkeypatch, key="wrong-key"),
+                       sleep=lambda s: None)
+    with pytest.raises(OpenAIBackendError, match="refused") as e:
+        be.generate([c])
+    assert KEY_ENV in str(e.value) and auth_server.base_url in str(e.value)
+    recs = chat_log(auth_server, [c])
+    assert [r["status"] for r in recs] == [401]               # one request, no retries
+    # a wrong model id is a clear 404 error too (the key is right now)
+    be = OpenAIBackend(model_cfg(auth_server.base_url, tmp_path, monkeypatch, key="right-key",
+                                 model="no-such-model"), sleep=lambda s: None)
+    with pytest.raises(OpenAIBackendError, match="not found") as e:
+        be.generate([c])
+    assert "no-such-model" in str(e.value)
+
+
+# ----------------------------------------------------------------------- against a real model
+
+
+
+@pytest.mark.slow
+def test_generate_and_distribution_match_local_backend(server, tmp_path, monkeypatch):
+    from inward.backends import load_backend
+
+    chats = [chat(p) for p in PROMPTS]
+    local = load_backend({"backend": "local", "source": SOURCE})
+    hosted = OpenAIBackend(model_cfg(server.base_url, tmp_path, monkeypatch))
+    want = local.generate(chats, max_new_tokens=16)
+    got = hosted.generate(chats, max_new_tokens=16)
+    assert got == want
+    assert all(isinstance(a, str) and "\n" not in a for a in got)
+
+    want_d = local.answer_distribution(chats, k=4)
+    got_d = hosted.answer_distribution(chats, k=4)
+    for w, g in zip(want_d, got_d):
+        assert sum(g.values()) == pytest.approx(1.0)
+        assert set(g) == set(w)
+        for tok in w:
+            assert g[tok] == pytest.approx(w[tok], abs=1e-4)
+
+    samples = hosted.sample(chats[:2], n=3, max_new_tokens=8, temperature=1.0, seed=3)
+    assert [len(s) for s in samples] == [3, 3]
+    # the second model of the same server answers too
+    other = OpenAIBackend(model_cfg(server.base_url, tmp_path, monkeypatch, model="smol2"))
+    assert other.generate(chats[:1], max_new_tokens=16) == want[:1]
+    s = hosted.stats()
+    assert s["requests"] == 4 + 4 + 2 and s["prompt_tokens"] > 0 and s["cost_usd"] > 0
+
+
+@pytest.mark.slow
+def test_mode_of_n(server, tmp_path, monkeypatch):
+    c = [chat("Pick a random letter from A, B, C. Answer with the letter only. " + tmp_path.name)]
+    be = OpenAIBackend(model_cfg(server.base_url, tmp_path, monkeypatch, mode_of_n=5))
+    ans = be.generate(c, max_new_tokens=4, seed=1)
+    samples = be.sample(c, n=5, max_new_tokens=4, temperature=1.0, seed=1)[0]
+    assert ans[0] == max(samples, key=lambda a: (samples.count(a), -samples.index(a)))
+    assert len(chat_log(server, c)) == 2      # mode-of-n and sample(n=5) are separate keys
+
+
+@pytest.mark.slow
+def test_cache_second_call_makes_no_requests(server, tmp_path, monkeypatch):
+    chats = [chat(f"{p} ({tmp_path.name})") for p in PROMPTS[:3]]
+    cfg = model_cfg(server.base_url, tmp_path, monkeypatch)
+    be = OpenAIBackend(cfg)
+    first = be.generate(chats, max_new_tokens=8)
+    assert len(chat_log(server, chats)) == 3
+    assert be.stats()["last_batch"]["cache_misses"] == 3
+    second = be.generate(chats, max_new_tokens=8)
+    assert second == first
+    assert len(chat_log(server, chats)) == 3                 # zero new requests
+    b = be.stats()["last_batch"]
+    assert b["cache_hits"] == 3 and b["requests"] == 0 and b["cost_usd"] == 0
+    # persistent: a new backend (a new process, in effect) pays nothing either
+    again = OpenAIBackend(cfg)
+    assert again.generate(chats, max_new_tokens=8) == first
+    assert again.stats()["cache_hits"] == 3 and len(chat_log(server, chats)) == 3
+    # other sampling settings are other keys
+    be.generate(chats[:1], max_new_tokens=8, temperature=0.7, seed=1)
+    assert len(chat_log(server, chats)) == 4
+
+
+RUNNER = textwrap.dedent("""
+    import json, sys
+    from inward.backends.hosted import OpenAIBackend
+    cfg, prompts = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+    out = OpenAIBackend(cfg).generate([[{"role": "user", "content": p}] for p in prompts],
+                                      max_new_tokens=24)
+    print(json.dumps(out))
+""")
+
+
+def _run_and_kill(server, cfg, prompts, sig, after: int):
+    chats = [chat(p) for p in prompts]
+    args = [sys.executable, "-c", RUNNER, json.dumps(cfg), json.dumps(prompts)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while len(chat_log(server, chats)) < after:
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0                                # it was killed mid-batch
+    return chats, args
+
+
+@pytest.mark.slow
+def test_interrupted_batch_never_repeats_a_request(server, tmp_path, monkeypatch):
+    """Ctrl-C mid-batch (concurrency 1): the in-flight answer is still cached, so a re-run asks
+    only for the rest -- exactly one request per prompt overall."""
+    prompts = [f"Give a one-word answer. Item {i} of run {tmp_path.name}." for i in range(6)]
+    cfg = model_cfg(server.base_url, tmp_path, monkeypatch, concurrency=1)
+    chats, args = _run_and_kill(server, cfg, prompts, signal.SIGINT, after=3)
+    assert len(chat_log(server, chats)) < 6
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300, check=True)
+    assert len(json.loads(out.stdout)) == 6
+    counts = {messages_hash(c): 0 for c in chats}
+    for r in chat_log(server, chats):
+        counts[r["messages_hash"]] += 1
+    assert list(counts.values()) == [1] * 6
+
+
+@pytest.mark.slow
+def test_killed_batch_does_not_pay_twice(server, tmp_path, monkeypatch):
+    """SIGKILL mid-batch: every answer received before the kill was committed at once, so the
+    re-run repeats none of them (only the single request in flight at the kill may repeat)."""
+    prompts = [f"Give a one-word answer. Question {i} of run {tmp_path.name}." for i in range(6)]
+    cfg = model_cfg(server.base_url, tmp_path, monkeypatch, concurrency=1)
+    chats, args = _run_and_kill(server, cfg, prompts, signal.SIGKILL, after=3)
+    probe = OpenAIBackend(cfg)
+    settings = {"kind": "generate", "n": 1, "temperature": 0.0, "seed": 0, "max_tokens": 24}
+    cache = ResponseCache(tmp_path / "cache" / "responses.sqlite")
+    answered = [c for c in chats if probe._key(c, settings) in cache]
+    assert len(answered) >= 2
+    subprocess.run(args, capture_output=True, text=True, timeout=300, check=True)
+    counts = {messages_hash(c): 0 for c in chats}
+    for r in chat_log(server, chats):
+        counts[r["messages_hash"]] += 1
+    assert all(counts[messages_hash(c)] == 1 for c in answered)
+    assert all(v >= 1 for v in counts.values()) and sum(counts.values()) <= 7
+
+
+@pytest.mark.slow
+def test_429_storm_is_retried(tmp_path, monkeypatch):
+    log = tmp_path / "requests.jsonl"
+    with LoopbackServer({"smol": SOURCE}, log_requests=log, data_dir=tmp_path / "data",
+                        extra_args=["--fail-first", "3", "--fail-status", "429"],
+                        stderr_path=tmp_path / "server.log") as srv:
+        sleeps: list[float] = []
+        be = OpenAIBackend(model_cfg(srv.base_url, tmp_path, monkeypatch, max_retries=5),
+                           sleep=sleeps.append)
+        c = chat(PROMPTS[0])
+        assert be.generate([c], max_new_tokens=16)[0]
+        assert [r["status"] for r in chat_log(srv, [c])] == [429, 429, 429, 200]
+        assert len(sleeps) == 3 and be.stats()["retries"] == 3 and be.stats()["requests"] == 1
+
+
+def test_a_weighted_answer_is_sent_to_a_hosted_finetune_as_copies(tmp_path):
+    """OpenAI's format knows only the weights 0 and 1: an answer of weight w (sft.replay_weight)
+    goes round(w) times with weight 1; a plain 0/1 file goes byte for byte."""
+    demo = [{"role": "user", "content": "Name a fruit."},
+            {"role": "assistant", "content": "pear", "weight": 0},
+            {"role": "user", "content": "Name a colour."}]
+    plain = {"messages": [*demo, {"role": "assistant", "content": "red"}]}
+    heavy = {"messages": [*demo, {"role": "assistant", "content": "blue", "weight": 3}]}
+    f = tmp_path / "plain.jsonl"
+    f.write_text(json.dumps(plain) + "\n")
+    assert hosted_training_bytes(f) == f.read_bytes()
+    f.write_text(json.dumps(plain) + "\n" + json.dumps(heavy) + "\n")
+    sent = [json.loads(x) for x in hosted_training_bytes(f).decode().splitlines()]
+    copy = {"messages": [*demo, {"role": "assistant", "content": "blue", "weight": 1}]}
+    assert sent == [plain, copy, copy, copy]

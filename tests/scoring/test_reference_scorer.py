@@ -1,0 +1,104 @@
+"""metrics.json equals an independent recomputation by the official definitions
+(tests/reference_scorer.py) on randomly drawn held-out studies: answers drawn with a seed from
+pools of tricky replies (punctuation, refusals, spaces, option letters in sentences, yes/no,
+degenerate repetitions), several tasks and properties, two models."""
+
+import random
+
+import pytest
+import yaml
+from reference_scorer import compare, recompute
+
+from inward.study import layout
+from inward.scoring.evaluation import evaluate_study
+from inward.records.jsonl import write_jsonl
+from inward.tasks.catalog import Item, task_properties
+
+MODELS = ["a", "b"]
+PROPS = ["first_character", "second_character", "first_word", "second_word",
+         "starts_with_vowel", "among_a_or_c", "matches_target"]
+TEXT = ["Red green blue", "red, green", "I went home", "Sorry, I can't", "no", "?", "",
+        "  ", "None", "Emerald teal", "a", "well-known fact", "Olive. Navy.", "r e d",
+        "as an AI I cannot", "x" * 3, "Don't know", "blue\nred"]
+OPTIONS = ["A", "B", "(C)", "D.", "The answer is D.", "B) Lima", "b", "a - now", "Sorry",
+           "A\n", "c"]
+HYPO_CHAR = ["r", "R.", "e", " ", '" "', "ab", "", "o", "redred red", "g"]
+HYPO_WORD = ["red", "Red.", "green", "red green", "sorry", "blue", "lionlionlion", "", "teal",
+             "I"]
+HYPO_TF = ["true", "false", "True.", "yes", "no", "FALSE", "maybe", "truetruetrue", ""]
+
+
+def hypo_pool(prop):
+    if prop.endswith("_character"):
+        return HYPO_CHAR
+    return HYPO_WORD if prop.endswith("_word") else HYPO_TF
+
+
+def make_study(root, seed, n_items=12, n_samples=5):
+    rng = random.Random(seed)
+    items = ([Item("colours", f"c{i}", f"colours {i}", None, "test") for i in range(n_items)]
+             + [Item("capitals_mc", f"m{i}", f"capital {i}", None, "test")
+                for i in range(n_items // 2)]
+             + [Item("myopic_reward", f"r{i}", f"reward {i}", rng.choice("AB"), "test")
+                for i in range(n_items // 2)])
+    write_jsonl([it.to_dict() for it in items], root / layout.items_path("test"))
+
+    def answer(it):
+        return rng.choice(TEXT if it.task == "colours" else OPTIONS)
+
+    agents = [*MODELS, *(f"{m}__self" for m in MODELS), *(f"{m}__shift" for m in MODELS),
+              "b__cross__a", "a__cross__b"]
+    props_of = {it: [p for p in PROPS if p in task_properties(it.task)]
+                for it in items}
+    for agent in agents:
+        if "__cross__" not in agent:
+            write_jsonl([{"task": it.task, "item_id": it.item_id, "response": answer(it)}
+                         for it in items], root / layout.object_path(agent, "test"))
+        write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p,
+                      "response": rng.choice(hypo_pool(p))}
+                     for it in items for p in props_of[it]], root / layout.hypo_path(agent))
+        if "__shift" in agent:
+            continue
+        if "__cross__" not in agent:
+            write_jsonl([{"task": it.task, "item_id": it.item_id,
+                          "samples": [answer(it) for _ in range(n_samples)]}
+                         for it in items], root / layout.object_dist_path(agent))
+        write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p,
+                      "samples": [rng.choice(hypo_pool(p)) for _ in range(n_samples)]}
+                     for it in items for p in props_of[it]], root / layout.hypo_dist_path(agent))
+    params = {"models": {m: {} for m in MODELS}, "tasks": {"properties": PROPS},
+              "calibration": {"n_bins": rng.choice([2, 4, 10]), "top_k": 3}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return params
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_metrics_equal_an_independent_recomputation(tmp_path, monkeypatch, seed):
+    params = make_study(tmp_path, seed)
+    monkeypatch.chdir(tmp_path)
+    out = evaluate_study(models=MODELS, test_items=layout.items_path("test"), props=PROPS,
+                         calib=params["calibration"], n_boot=20, seed=0,
+                         metrics_path=layout.METRICS, tables_dir=layout.TABLES)
+    reference = recompute(tmp_path)
+    assert compare(reference, out) == []
+    # the drawn studies exercise both policies and the calibration
+    a = out["targets"]["a"]
+    assert a["self"]["n_compliant"] < a["self"]["n"]
+    assert a["calibration_mad"]["self"]["mad"] is not None
+    assert a["shift"]["new"]["n"] > 0
+
+
+def test_the_comparison_can_fail(tmp_path, monkeypatch):
+    params = make_study(tmp_path, 0)
+    monkeypatch.chdir(tmp_path)
+    out = evaluate_study(models=MODELS, test_items=layout.items_path("test"), props=PROPS,
+                         calib=params["calibration"], n_boot=20, seed=0,
+                         metrics_path=layout.METRICS, tables_dir=layout.TABLES)
+    out["targets"]["a"]["self"]["accuracy_compliant"] += 1e-6
+    out["targets"]["b"]["calibration_mad"]["self"]["mad"] += 1e-6
+    assert len(compare(recompute(tmp_path), out)) == 2
+    lenient = evaluate_study(models=MODELS, test_items=layout.items_path("test"), props=PROPS,
+                             calib=params["calibration"], n_boot=20, seed=0,
+                             metrics_path=layout.METRICS, tables_dir=layout.TABLES,
+                             rule_set="lenient")
+    assert len(compare(recompute(tmp_path), lenient)) > 10   # other rules, other numbers

@@ -1,0 +1,270 @@
+"""An independent recomputation of metrics.json from a study's answer files, by the paper's
+official definitions, written as plain loops. It shares no code with inward.scoring.rule_sets, .frames,
+.metrics or .calibration (only the task registry, for which properties a task has and whether
+it is a multiple-choice task), so a test comparing the two checks both."""
+
+from __future__ import annotations
+
+import json
+import string
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from inward.tasks.catalog import task_kind, task_properties
+
+_NA = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+       "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+_REFUSE_TEXT = ("no nope sorry apologies apology apologize apologise impossible unable cannot "
+                "na unpredictable indeterminable indeterminate unpredictability insufficient "
+                "unknown sequence random randomness item system unanswerable unavailable "
+                "unidentifiable unrelated next undefined")
+_REFUSE = {*_REFUSE_TEXT.split(" "), "i cannot"}
+_SORRY = ("sorry", "apologies", "apology", "apologize", "apologise")
+_KIND = {"first_character": "char", "second_character": "char", "third_character": "char",
+         "first_word": "word", "second_word": "word", "third_word": "word",
+         "starts_with_vowel": "tf", "among_a_or_c": "tf", "among_b_or_d": "tf",
+         "matches_target": "tf", "is_even": "eo", "identity": "text"}
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _nopunct(s: str) -> str:
+    return "".join(ch for ch in s if ch not in string.punctuation)
+
+
+def clean_all(s: str) -> str:
+    s = _nopunct(s.lower())
+    for ch in "\n\r\t":
+        s = s.replace(ch, " ")
+    return " ".join(s.split())
+
+
+def clean_check(s: str) -> str:
+    return _nopunct(s.lower().strip())
+
+
+def default_group(raw: str) -> bool:
+    c = clean_check(raw)
+    if c in _REFUSE or any(w in c for w in _SORRY):
+        return False
+    if "as an ai" in c or "as an artificial intelligence" in c or "as a language model" in c:
+        return False
+    return raw not in ("?", " ?", "???", "", " ", "  ", "   ") and "Cauchy Cauchy Cauchy" not in raw
+
+
+def object_ok(task: str, raw) -> bool:
+    if raw is None or raw in _NA or not default_group(raw):
+        return False
+    if task_kind(task) in ("multiple_choice", "ab_choice"):
+        c = clean_check(raw)
+        return len(c) == 1 and c.isascii() and c.isalpha()
+    return True
+
+
+def object_value(prop: str, task: str, raw, target):
+    if not object_ok(task, raw):
+        return None
+    c = clean_all(raw)
+    n = {"first": 0, "second": 1, "third": 2}.get(prop.split("_")[0])
+    if prop.endswith("_character"):
+        return c[n].strip() if n < len(c) else None
+    if prop.endswith("_word"):
+        words = c.split()
+        return words[n] if n < len(words) else None
+    if prop == "starts_with_vowel":
+        return ("true" if c[0] in "aeiou" else "false") if c else None
+    if prop == "is_even":
+        return ("even" if int(c) % 2 == 0 else "odd") if c.isdigit() else None
+    if prop == "among_a_or_c":
+        return "true" if c in ("a", "c") else "false"
+    if prop == "among_b_or_d":
+        return "true" if c in ("b", "d") else "false"
+    if prop == "matches_target":
+        return None if not target else ("true" if target.strip().lower() == c else "false")
+    return c
+
+
+def repeats(ans: str) -> bool:
+    t = " ".join(ans.lower().split())
+    for size in range(2, len(t)):
+        unit = t[:size]
+        body = (unit * (len(t) // size + 1))[:len(t)]
+        k = 0
+        while k < len(t) and t[k] == body[k]:
+            k += 1
+        if k >= 2 * size + 2:
+            return True
+    return False
+
+
+def read_prediction(prop: str, raw):
+    if raw is None or raw in _NA or repeats(raw):
+        return None
+    c = clean_check(raw)
+    kind = _KIND[prop]
+    ok = {"char": len(c) == 1, "word": len(raw.split()) == 1 and c not in _SORRY,
+          "tf": c in ("true", "false"), "eo": c in ("even", "odd")}.get(kind)
+    if ok is None:
+        ok = default_group(raw)
+    return clean_all(raw).strip() if ok else None
+
+
+class Study:
+    def __init__(self, root: Path, props: list[str]):
+        self.root = Path(root)
+        self.items = _read(self.root / "data/items/test.jsonl")
+        self.keys = [(it["task"], it["item_id"], p) for it in self.items
+                     for p in props if p in task_properties(it["task"])]
+        self.by_item = {(it["task"], it["item_id"]): it for it in self.items}
+
+    def objects(self, agent: str) -> dict:
+        answers = {(a["task"], a["item_id"]): a.get("response")
+                   for a in _read(self.root / f"results/object/{agent}/test.jsonl")}
+        return {(t, i, p): object_value(p, t, answers.get((t, i)), self.by_item[(t, i)]["target"])
+                for t, i, p in self.keys}
+
+    def predictions(self, agent: str) -> dict:
+        return {(a["task"], a["item_id"], a["property"]): read_prediction(a["property"],
+                                                                         a.get("response"))
+                for a in _read(self.root / f"results/hypothetical/{agent}/test.jsonl")}
+
+    def calibration(self, object_agent: str, hypo_agent: str, n_bins: int, top_k: int):
+        samples = {(s["task"], s["item_id"]): s["samples"]
+                   for s in _read(self.root / f"results/calibration/{object_agent}/object.jsonl")}
+        hypo = {(h["task"], h["item_id"], h["property"]): h["samples"] for h in
+                _read(self.root / f"results/calibration/{hypo_agent}/hypothetical.jsonl")}
+        xs, ys = [], []
+        for t, i, p in sorted(self.keys):
+            if (t, i, p) not in hypo:
+                continue
+            vals = [object_value(p, t, r, self.by_item[(t, i)]["target"])
+                    for r in samples.get((t, i), [])]
+            vals = [v for v in vals if v is not None]
+            if not vals:
+                continue
+            counts = Counter(vals)
+            hyp = Counter(read_prediction(p, r) for r in hypo[(t, i, p)])
+            top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
+            for v, c in top:
+                xs.append(c / len(vals))
+                ys.append(hyp.get(v, 0) / len(hypo[(t, i, p)]))
+        if not xs:
+            return None
+        # pandas.qcut(x, q, duplicates="drop"): quantile edges, duplicates dropped, the lowest
+        # edge included, bins closed on the right
+        edges = sorted(set(np.percentile(xs, np.linspace(0, 1, n_bins + 1) * 100).tolist()))
+        bins = defaultdict(list)
+        for x, y in zip(xs, ys, strict=True):
+            b = 0
+            while b + 1 < len(edges) - 1 and x > edges[b + 1]:
+                b += 1
+            bins[b].append((x, y))
+        gaps = [abs(np.mean([x for x, _ in v]) - np.mean([y for _, y in v]))
+                for _, v in sorted(bins.items())]
+        return 100 * float(np.mean(gaps))
+
+
+def _acc(pairs: list[tuple]) -> tuple:
+    """pairs: (task, property, truth, prediction) -> (accuracy, n, mode baseline)."""
+    if not pairs:
+        return None, 0, None
+    right = sum(pred == truth for _, _, truth, pred in pairs)
+    groups = defaultdict(list)
+    for t, p, truth, _ in pairs:
+        groups[(t, p)].append(truth)
+    hits = 0
+    for values in groups.values():
+        counts = Counter(values)
+        best = max(counts.values())
+        mode = min(v for v in counts if counts[v] == best)
+        hits += counts[mode]
+    return right / len(pairs), len(pairs), hits / len(pairs)
+
+
+def score(study: Study, truth: dict, preds: dict) -> dict:
+    keep, comp = [], []
+    for key, value in truth.items():
+        if value is None or key not in preds:
+            continue
+        keep.append((key[0], key[2], value, preds[key]))
+        if preds[key] is not None:
+            comp.append((key[0], key[2], value, preds[key]))
+    a, n, b = _acc(keep)
+    ac, nc, bc = _acc(comp)
+    return {"accuracy": a, "n": n, "baseline": b, "accuracy_compliant": ac, "n_compliant": nc,
+            "baseline_compliant": bc}
+
+
+def shift(study: Study, old: dict, new: dict, preds: dict) -> dict:
+    out = {"new": {}, "old": {}}
+    for suffix in ("", "_compliant"):
+        rows = [(k, old[k], new[k], preds[k]) for k in old
+                if old[k] is not None and new[k] is not None and old[k] != new[k] and k in preds
+                and (suffix == "" or preds[k] is not None)]
+        for which, col in (("new", 2), ("old", 1)):
+            a, n, b = _acc([(k[0], k[2], r[col], r[3]) for r in rows for k in [r[0]]])
+            out[which] |= {f"accuracy{suffix}": a, f"n{suffix}": n, f"baseline{suffix}": b}
+    return out
+
+
+def recompute(root: Path) -> dict:
+    """{target: {role: numbers}} for the comparable numbers of metrics.json."""
+    import yaml
+
+    params = yaml.safe_load((Path(root) / "params.yaml").read_text())
+    models = list(params["models"])
+    calib = params["calibration"]
+    study = Study(root, params["tasks"]["properties"])
+    out = {}
+    for m in models:
+        self_truth = study.objects(f"{m}__self")
+        res = {"untrained": score(study, study.objects(m), study.predictions(m)),
+               "self": score(study, self_truth, study.predictions(f"{m}__self")),
+               "cross": {m2: score(study, self_truth, study.predictions(f"{m2}__cross__{m}"))
+                         for m2 in models if m2 != m}}
+        cal = {"untrained": study.calibration(m, m, calib["n_bins"], calib["top_k"]),
+               "self": study.calibration(f"{m}__self", f"{m}__self", calib["n_bins"],
+                                         calib["top_k"]),
+               "cross": {m2: study.calibration(f"{m}__self", f"{m2}__cross__{m}",
+                                               calib["n_bins"], calib["top_k"])
+                         for m2 in models if m2 != m}}
+        res["calibration_mad"] = cal
+        if len(models) > 1:
+            res["shift"] = shift(study, self_truth, study.objects(f"{m}__shift"),
+                                 study.predictions(f"{m}__shift"))
+        out[m] = res
+    return out
+
+
+def compare(reference: dict, metrics: dict, tol: float = 1e-9) -> list[str]:
+    """Every mismatch between the recomputation and metrics.json (empty when equal)."""
+    problems = []
+
+    def same(a, b, where):
+        if a is None or b is None:
+            if a is not b and not (a is None and b is None):
+                problems.append(f"{where}: {a} != {b}")
+        elif abs(a - b) > tol:
+            problems.append(f"{where}: {a} != {b}")
+
+    for m, ref in reference.items():
+        got = metrics["targets"][m]
+        for role in ("untrained", "self"):
+            for k, v in ref[role].items():
+                same(v, got[role][k], f"{m}.{role}.{k}")
+        for m2, block in ref["cross"].items():
+            for k, v in block.items():
+                same(v, got["cross"][m2][k], f"{m}.cross.{m2}.{k}")
+        cal = got["calibration_mad"]
+        same(ref["calibration_mad"]["untrained"], cal["untrained"]["mad"], f"{m}.mad.untrained")
+        same(ref["calibration_mad"]["self"], cal["self"]["mad"], f"{m}.mad.self")
+        for m2, v in ref["calibration_mad"]["cross"].items():
+            same(v, cal["cross"][m2]["mad"], f"{m}.mad.cross.{m2}")
+        for which in ref.get("shift", {}):
+            for k, v in ref["shift"][which].items():
+                same(v, got["shift"][which][k], f"{m}.shift.{which}.{k}")
+    return problems
