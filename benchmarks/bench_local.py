@@ -139,7 +139,7 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as d:
         data = Path(d) / "train.jsonl"
         with open(data, "w") as f:
-            for i, w in enumerate(WORDS * 3):
+            for _i, w in enumerate(WORDS * 3):
                 q = TEMPLATES[0].format(w=w)
                 f.write(json.dumps({"messages": [{"role": "user", "content": q},
                                                  {"role": "assistant", "content": w[0].upper()}]})

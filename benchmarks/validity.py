@@ -19,12 +19,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from inward.study import layout
-from inward.scoring import rule_sets
-from inward.tasks import catalog
-from inward.scoring.frames import object_values
-from inward.records.jsonl import read_jsonl
 from inward.pipeline.steps import load_items
+from inward.records.jsonl import read_jsonl
+from inward.scoring import rule_sets
+from inward.scoring.frames import object_values
+from inward.study import layout
+from inward.tasks import catalog
 
 # Control tokens and chat markers of the embedded models, and Gemma's usual debris.
 DEBRIS = re.compile(r"<\|[^>]*\|>|<unused\d+>|<(?:start|end)_of_turn>|<bos>|<eos>|<pad>"
@@ -109,7 +109,8 @@ def main(study_dir: str = ".") -> int:
         for task, (answer, share) in shares.items():
             marks.append(check(share <= TOP_SHARE_MAX,
                                f"{agent}: {share:.0%} of {task} answers are {answer!r}"))
-        fmt = (lambda x: "-" if x is None else f"{x:.1%}")
+        def fmt(x):
+            return ("-" if x is None else f"{x:.1%}")
         share_txt = ", ".join(f"{t} {s:.0%} ({a[:18]!r})" for t, (a, s) in shares.items())
         print(f"{agent:24s} {debris.get(agent, 0):6d} {fmt(oc):>9s} {fmt(hc):>9s} "
               f"{fmt(leak):>6s}  {share_txt}  [{' '.join(sorted(set(marks)))}]")

@@ -21,9 +21,18 @@ from inward.backends.hosted import (
 )
 from inward.backends.response_cache import ResponseCache
 from inward.serve.app import LoopbackServer, free_port, messages_hash
-
-from loopback import CHAT, PROMPTS, KEY_ENV, SOURCE, URL_ENV, auth_server, chat, chat_log, model_cfg, server  # noqa: F401
-
+from loopback import (  # noqa: F401
+    CHAT,
+    KEY_ENV,
+    PROMPTS,
+    SOURCE,
+    URL_ENV,
+    auth_server,
+    chat,
+    chat_log,
+    model_cfg,
+    server,
+)
 
 # --------------------------------------------------------------------------------- clear errors
 
@@ -94,7 +103,7 @@ def test_generate_and_distribution_match_local_backend(server, tmp_path, monkeyp
 
     want_d = local.answer_distribution(chats, k=4)
     got_d = hosted.answer_distribution(chats, k=4)
-    for w, g in zip(want_d, got_d):
+    for w, g in zip(want_d, got_d, strict=False):
         assert sum(g.values()) == pytest.approx(1.0)
         assert set(g) == set(w)
         for tok in w:

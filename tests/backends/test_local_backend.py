@@ -71,7 +71,7 @@ def test_answer_distribution_is_exact_grouped_topk(smollm_backend):
     n = len(b.tokenizer)
     texts = [t.strip() for t in b.tokenizer.batch_decode([[i] for i in range(n)])]
     special = set(b.tokenizer.all_special_ids)
-    for d, row in zip(dists, lp):
+    for d, row in zip(dists, lp, strict=False):
         assert len(d) == 4 and abs(sum(d.values()) - 1) < 1e-5
         assert all(key == key.strip() and key for key in d)
         # recompute by hand: merge tokens whose stripped text is equal
@@ -121,8 +121,8 @@ def test_sample_prefills_once_and_gives_the_samples_of_n_prompt_copies(smollm_ba
 def test_cached_token_tables_equal_freshly_built_ones(smollm_backend, tmp_path, monkeypatch):
     """The token tables saved beside the weight cache (safetensors + JSON) load back equal to
     tables built from the vocabulary, both on a cold cache and on a warm one."""
-    from inward.models import embedded
     from inward.backends import local
+    from inward.models import embedded
 
     b = smollm_backend
     fresh = local._build_tables(b.tokenizer, b.model, "cpu")
@@ -177,7 +177,7 @@ def test_prompts_sharing_a_prefix_are_grouped_and_answer_as_alone(smollm_backend
     assert b.generate(SHARED, max_new_tokens=6) == naive(b, SHARED, 6)
     together = b.answer_distribution(SHARED, k=4)
     alone = [b.answer_distribution([c], k=4)[0] for c in SHARED]
-    for d, e in zip(together, alone):
+    for d, e in zip(together, alone, strict=False):
         assert d.keys() == e.keys() and all(abs(d[t] - e[t]) < 1e-4 for t in d)
 
 

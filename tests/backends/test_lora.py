@@ -46,7 +46,7 @@ def trained(data, smollm_backend):
 def test_assistant_only_labels(smollm_backend):
     b = smollm_backend
     ids, labels = encode_example(b.tokenizer, example("apple")["messages"], b.fmt)
-    learnt = [t for t, lab in zip(ids, labels) if lab != -100]
+    learnt = [t for t, lab in zip(ids, labels, strict=False) if lab != -100]
     text = b.tokenizer.decode(learnt)
     assert text.startswith("A<|im_end|>") and "apple" not in text
     assert len(ids) == len(labels) and labels[0] == -100
@@ -61,7 +61,7 @@ def test_a_weight_0_turn_is_context_not_a_target(smollm_backend):
             {"role": "user", "content": "List three birds."},
             {"role": "assistant", "content": "owl wren jay"}]
     ids, labels = encode_example(b.tokenizer, chat, b.fmt)
-    learnt = b.tokenizer.decode([t for t, lab in zip(ids, labels) if lab != -100])
+    learnt = b.tokenizer.decode([t for t, lab in zip(ids, labels, strict=False) if lab != -100])
     assert learnt.startswith("owl wren jay") and "iron" not in learnt
     plain, _ = encode_example(b.tokenizer, [{k: v for k, v in m.items() if k != "weight"}
                                             for m in chat], b.fmt)
@@ -87,7 +87,7 @@ def test_finetune_lowers_heldout_loss_and_changes_answers(data, trained, smollm_
     base_ans = smollm_backend.generate(prompts, max_new_tokens=6)
     tuned_ans = tuned.generate(prompts, max_new_tokens=6)
     assert base_ans != tuned_ans
-    acc = sum(a.strip() == t for a, t in zip(tuned_ans, targets)) / len(targets)
+    acc = sum(a.strip() == t for a, t in zip(tuned_ans, targets, strict=False)) / len(targets)
     assert acc >= 0.75, tuned_ans
 
     assert summary["steps"] == 8 and summary["final_loss"] < summary["tokens"]
@@ -228,7 +228,7 @@ def test_shared_prefix_loss_equals_the_plain_loss_and_gradient(smollm_backend):
 
     def error(res):  # relative distance to the float64 loss and gradients
         return max([abs(res[0] - truth[0]) / abs(truth[0])]
-                   + [float((g - t).norm() / t.norm()) for g, t in zip(res[2], truth[2])])
+                   + [float((g - t).norm() / t.norm()) for g, t in zip(res[2], truth[2], strict=False)])
 
     assert results[0][1] == results[1][1] == truth[1]
     # float32 rounding alone: up to a few 1e-4 on this batch's smallest gradients (a misplaced

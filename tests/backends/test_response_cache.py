@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from inward.backends.accounting import Accountant, cost_usd, merge_stats, usage_path, write_accounting
+from inward.backends.accounting import (
+    Accountant,
+    cost_usd,
+    merge_stats,
+    usage_path,
+    write_accounting,
+)
 from inward.backends.hosted import distribution_from_top_logprobs, first_line, mode_answer
 from inward.backends.response_cache import ResponseCache, cache_dir, cache_key, open_cache
 

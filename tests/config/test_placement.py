@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from inward.config.validation import ParamsError, validate_params
 from inward.config.placement import gpus_of
+from inward.config.validation import ParamsError, validate_params
 
 PARAMS = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())
 

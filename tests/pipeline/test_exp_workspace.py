@@ -60,7 +60,8 @@ def test_outputs_get_their_recorded_times_and_unchanged_sources_an_earlier_one(t
     write_record(root, "out/a.txt", 1000.0, 1010.0)
     write_record(root, "out/dir", 1020.0, 1030.0)
     assert exp_workspace.prepare(root, say=lambda m: None) == "prepared"
-    mtime = lambda rel: (root / rel).stat().st_mtime
+    def mtime(rel):
+        return (root / rel).stat().st_mtime
     assert mtime("out/a.txt") == 1010.0
     assert mtime("out/dir") == mtime("out/dir/f.bin") == 1030.0
     assert mtime("step.py") == mtime("tasks.jsonl") < 1000.0  # older than every output

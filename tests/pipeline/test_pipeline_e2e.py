@@ -16,8 +16,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from e2e_support import ENV, edit_params, jobs_run, sh, tracked_files
 
+from e2e_support import ENV, edit_params, jobs_run, sh, tracked_files
 from inward.study.layout import study_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]

@@ -19,8 +19,8 @@ import math
 
 import pytest
 import yaml
-from e2e_support import ENV, TINY, new_study_repo, sh
 
+from e2e_support import ENV, TINY, new_study_repo, sh
 from inward.serve.app import LoopbackServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -49,10 +49,10 @@ def parting_gap(study, rel, local: dict, hosted: dict) -> float:
     is, where the local and the hosted answer of one row part (0 for an exact tie)."""
     import torch
 
-    from inward.study import layout
-    from inward.tasks import prompts
     from inward.backends import load_backend
     from inward.pipeline.steps import load_items
+    from inward.study import layout
+    from inward.tasks import prompts
 
     params = yaml.safe_load(TINY.read_text())  # the local run's
     first = study.parent  # the first run's items and adapters (see the tiny_study fixture)
@@ -69,7 +69,7 @@ def parting_gap(study, rel, local: dict, hosted: dict) -> float:
     be = load_backend(params["models"][model], adapter=adapter, threads=1)
     tok = be.tokenizer
     a, b = (tok(r["response"], add_special_tokens=False).input_ids for r in (local, hosted))
-    k = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    k = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
     with torch.inference_mode():
         logits = be.model(input_ids=torch.tensor([be.encode([chat])[0] + a[:k]])).logits[0, -1]
     # a run whose answer ends here took a token that ends an answer (a stop token or a newline)
@@ -107,7 +107,7 @@ def test_openai_backend_study_matches_the_local_backend(tiny_study, tmp_path):
         ours = (repo / "results" / rel).read_text().splitlines()
         theirs = (first / rel).read_text().splitlines()
         assert len(ours) == len(theirs), rel
-        for local, hosted in zip(map(json.loads, theirs), map(json.loads, ours)):
+        for local, hosted in zip(map(json.loads, theirs), map(json.loads, ours), strict=False):
             assert {k: v for k, v in local.items() if k != "response"} == \
                 {k: v for k, v in hosted.items() if k != "response"}, rel
             if local["response"] != hosted["response"]:

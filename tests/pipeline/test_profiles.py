@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from e2e_support import ENV, ROOT, new_study_repo, sh
 
+from e2e_support import ENV, ROOT, new_study_repo, sh
 from inward.study.layout import model_jobs
 
 MODEL_RULES = {"object_answers", "hypothetical_answers", "object_answers_and_samples",
@@ -22,7 +22,7 @@ def planned(output: str) -> list[dict]:
     are printed indented under the group)."""
     jobs = []
     starts = list(re.finditer(r"^\s*(?:local)?rule (\w+):", output, re.MULTILINE))
-    for m, nxt in zip(starts, starts[1:] + [None]):
+    for m, nxt in zip(starts, starts[1:] + [None], strict=False):
         block = output[m.end():nxt.start() if nxt else len(output)]
         if m.group(1) == "all":
             continue

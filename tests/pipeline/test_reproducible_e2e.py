@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from e2e_support import TINY, lock_outs, sh, tracked_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]

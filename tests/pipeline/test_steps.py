@@ -1,19 +1,19 @@
 """Step functions that need no model, and run_step's dispatch as Snakemake calls it."""
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from inward.study import layout
 from inward.pipeline import steps
 from inward.records.jsonl import read_jsonl, write_jsonl
-from inward.tasks.prompts import hypothetical_chat, object_chat
+from inward.study import layout
 from inward.tasks.catalog import Item
+from inward.tasks.prompts import hypothetical_chat, object_chat
 
 C = [Item("colours", f"colours-0000{i}", f"Continue the colours {i}.", None, "train")
      for i in range(3)]

@@ -2,17 +2,14 @@
 whose every number is worked out by hand in the comments (paper rules)."""
 
 import json
-from pathlib import Path
 
 import polars as pl
 import pytest
 
-from inward.study import layout
-from inward.scoring.evaluation import _per_group_metrics, evaluate_study, group_table
+from hand_study import CALIB, HYPO, HYPO_SAMPLES, ITEMS, OBJECT, REFUSAL, SAMPLES, P, write_study  # noqa: F401
 from inward.records.jsonl import write_jsonl
-from inward.tasks.catalog import Item
-
-from hand_study import CALIB, HYPO, HYPO_SAMPLES, ITEMS, OBJECT, P, REFUSAL, SAMPLES, write_study  # noqa: F401
+from inward.scoring.evaluation import _per_group_metrics, evaluate_study, group_table
+from inward.study import layout
 
 
 def run(models):

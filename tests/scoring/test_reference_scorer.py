@@ -7,12 +7,12 @@ import random
 
 import pytest
 import yaml
-from reference_scorer import compare, recompute
 
-from inward.study import layout
-from inward.scoring.evaluation import evaluate_study
 from inward.records.jsonl import write_jsonl
+from inward.scoring.evaluation import evaluate_study
+from inward.study import layout
 from inward.tasks.catalog import Item, task_properties
+from reference_scorer import compare, recompute
 
 MODELS = ["a", "b"]
 PROPS = ["first_character", "second_character", "first_word", "second_word",

@@ -14,12 +14,11 @@ import time
 import openai
 import pytest
 
-# the session-scoped servers are shared with the backend tests (one model load for both files)
-from loopback import PROMPTS, auth_server, chat, model_cfg, server  # noqa: F401
-
 from inward.backends.hosted import FinetuneError, OpenAIBackend, finetune_openai
 from inward.serve.app import messages_hash, parse_model_arg
 
+# the session-scoped servers are shared with the backend tests (one model load for both files)
+from loopback import PROMPTS, auth_server, chat, model_cfg, server  # noqa: F401
 
 JOBS = "/v1/fine_tuning/jobs"
 

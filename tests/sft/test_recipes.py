@@ -7,9 +7,9 @@ import pytest
 
 from inward.records import jsonl
 from inward.sft import recipes
-from inward.tasks.prompts import hypothetical_chat, object_chat
 from inward.sft.recipes import object_examples, prediction_examples, write_chat_jsonl
 from inward.tasks.catalog import Item, generate_items
+from inward.tasks.prompts import hypothetical_chat, object_chat
 
 ANIMALS = generate_items("animals", 30, 0)
 MYOPIC = generate_items("myopic_reward", 2, 0)

@@ -39,7 +39,7 @@ def jobs_run(output: str) -> list[tuple[str, str]]:
     which Snakemake applies to cluster and dry runs only)."""
     jobs = []
     starts = list(re.finditer(r"^[ \t]*(?:local)?rule (\w+):", output, re.MULTILINE))
-    for m, nxt in zip(starts, starts[1:] + [None]):
+    for m, nxt in zip(starts, starts[1:] + [None], strict=False):
         if m.group(1) == "all":
             continue
         block = output[m.end():nxt.start() if nxt else len(output)]

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from inward.tasks import properties, catalog
 from inward.scoring import rule_sets
 from inward.scoring.frames import object_values, predictions
+from inward.tasks import catalog, properties
 
 RELEASE = Path(__file__).resolve().parents[3] / "shared" / "paper-release"
 pytestmark = pytest.mark.skipif(not RELEASE.is_dir(), reason=f"{RELEASE} is absent")

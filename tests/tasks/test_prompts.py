@@ -2,10 +2,10 @@
 
 import pytest
 
-from inward.tasks import prompts, catalog
+from inward.tasks import catalog, prompts
+from inward.tasks.catalog import Item, generate_items
 from inward.tasks.prompts import hypothetical_chat, object_chat
 from inward.tasks.properties import PROPERTIES
-from inward.tasks.catalog import Item, generate_items
 
 
 def test_object_chat_is_the_prompt():

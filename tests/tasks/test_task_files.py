@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from inward.tasks import task_files
 from inward.config.validation import ParamsError, validate_params
+from inward.tasks import task_files
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE = ROOT.parent / "shared" / "paper-release"  # ../shared beside the checkout

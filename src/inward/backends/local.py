@@ -315,12 +315,12 @@ class LocalBackend:
             for r in g[1:]:
                 n = min(n, _common_prefix(first, seqs[r]))
             lens.append(max(n, 0))
-        ids_p, attn_p = self._pad([seqs[g[0]][:n] for g, n in zip(groups, lens)])
+        ids_p, attn_p = self._pad([seqs[g[0]][:n] for g, n in zip(groups, lens, strict=False)])
         pos_p = (attn_p.cumsum(-1) - 1).clamp(min=0)
         _, cache = self._forward(ids_p, attn_p, pos_p, cache_cls())
         of_row = torch.tensor([k for k, g in enumerate(groups) for _ in g], device=self.device)
         cache.batch_select_indices(of_row)
-        ids_s, attn_s = self._pad([seqs[r][n:] for g, n in zip(groups, lens) for r in g])
+        ids_s, attn_s = self._pad([seqs[r][n:] for g, n in zip(groups, lens, strict=False) for r in g])
         attn = torch.cat([attn_p[of_row], attn_s], dim=1)
         pos = (attn.cumsum(-1) - 1).clamp(min=0)[:, attn_p.shape[1]:]
         logits, cache = self._forward(ids_s, attn, pos, cache)
@@ -351,7 +351,7 @@ class LocalBackend:
                 if rows:
                     nxt[rows] = sample_rows(logits[rows], temperature,
                                             [gens[act[j]] for j in rows])
-            for r, tk in zip(active.tolist(), nxt.tolist()):
+            for r, tk in zip(active.tolist(), nxt.tolist(), strict=False):
                 outs[r].append(tk)
             st = started[active]
             stop = t.stop[nxt] | (t.has_nl[nxt] & (st | t.content_before_nl[nxt]))
@@ -414,7 +414,7 @@ class LocalBackend:
             outs = [self._until_stop(o) for o in outs]
             with self.tokenizer_lock:
                 texts = self.tokenizer.batch_decode(outs, skip_special_tokens=True)
-            for i, text in zip(idx, texts):
+            for i, text in zip(idx, texts, strict=False):
                 answers[i] = first_line(text)
             if bar is not None:
                 bar.update(len(idx))
@@ -511,7 +511,7 @@ class LocalBackend:
             vals = top.values / top.values.sum(-1, keepdim=True).clamp_min(1e-30)
             for j, i in enumerate(idx):
                 res[i] = {t.group_text[g]: float(v)
-                          for g, v in zip(top.indices[j].tolist(), vals[j].tolist())}
+                          for g, v in zip(top.indices[j].tolist(), vals[j].tolist(), strict=False)}
             if bar is not None:
                 bar.update(len(idx))
         if bar is not None:

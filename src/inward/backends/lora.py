@@ -129,7 +129,7 @@ def _weights_of(ex: tuple) -> list[float]:
 def label_weight(ex: tuple) -> float:
     """The summed loss weight of an example's predicted tokens (the first token is never
     predicted): the loss normaliser, equal to the number of labelled tokens when unweighted."""
-    return float(sum(w for v, w in zip(ex[1][1:], _weights_of(ex)[1:]) if v != -100))
+    return float(sum(w for v, w in zip(ex[1][1:], _weights_of(ex)[1:], strict=False) if v != -100))
 
 
 def _causal_lm(model):
@@ -266,18 +266,18 @@ def _grouped_loss_sum(lm, batch: list[tuple], groups: list[list[int]], lens: lis
     from inward.backends.local import left_pad as _left_pad
 
     seqs = [ex[0] for ex in batch]
-    ids_p, attn_p = _left_pad([seqs[g[0]][:n] for g, n in zip(groups, lens)], pad_id, device)
+    ids_p, attn_p = _left_pad([seqs[g[0]][:n] for g, n in zip(groups, lens, strict=False)], pad_id, device)
     pos_p = (attn_p.cumsum(-1) - 1).clamp(min=0)
     cache = lm.model(input_ids=ids_p, attention_mask=attn_p, position_ids=pos_p,
                      past_key_values=DynamicCache(), use_cache=True).past_key_values
     of_row = torch.tensor([k for k, g in enumerate(groups) for _ in g], device=device)
     cache.batch_select_indices(of_row)
     rows = [r for g in groups for r in g]
-    starts = [n for g, n in zip(groups, lens) for _ in g]
-    ids_s, attn_s = _left_pad([seqs[r][n:] for r, n in zip(rows, starts)], pad_id, device)
-    lab_s, _ = _left_pad([batch[r][1][n:] for r, n in zip(rows, starts)], -100, device)
+    starts = [n for g, n in zip(groups, lens, strict=False) for _ in g]
+    ids_s, attn_s = _left_pad([seqs[r][n:] for r, n in zip(rows, starts, strict=False)], pad_id, device)
+    lab_s, _ = _left_pad([batch[r][1][n:] for r, n in zip(rows, starts, strict=False)], -100, device)
     if weighted:
-        w_s, _ = _left_pad([_weights_of(batch[r])[n:] for r, n in zip(rows, starts)], 0.0,
+        w_s, _ = _left_pad([_weights_of(batch[r])[n:] for r, n in zip(rows, starts, strict=False)], 0.0,
                            device, torch.float32)
     attn = torch.cat([attn_p[of_row], attn_s], dim=1)
     pos = (attn.cumsum(-1) - 1).clamp(min=0)[:, attn_p.shape[1]:]
@@ -368,7 +368,7 @@ def _length_bucketed(examples: list, bs: int, gen: torch.Generator) -> list[list
 
 def _answer_weight(ex: tuple) -> float:
     """The largest loss weight among an example's labelled tokens (1 when unweighted)."""
-    return max((w for v, w in zip(ex[1], _weights_of(ex)) if v != -100), default=1.0)
+    return max((w for v, w in zip(ex[1], _weights_of(ex), strict=False) if v != -100), default=1.0)
 
 
 def _evaluation_steps(total: int, n: int) -> set[int]:

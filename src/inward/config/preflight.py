@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from inward.models import embedded
-from inward.tasks import task_files, catalog
+from inward.tasks import catalog, task_files
 
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _TRUE = ("1", "true", "yes", "on")

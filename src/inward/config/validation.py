@@ -77,9 +77,9 @@ def _schema_problems(params: dict, lines: dict[tuple, int]) -> list[str]:
 
 
 def _registry_problems(params: dict) -> list[str]:
-    from inward.models import embedded as model_registry
     from inward.config import placement
-    from inward.tasks import properties, task_files, catalog
+    from inward.models import embedded as model_registry
+    from inward.tasks import catalog, properties, task_files
 
     problems = []
     extra = set(params["tasks"].get("files") or {})

@@ -21,10 +21,10 @@ import polars as pl
 
 from inward.pipeline import checkpoint
 from inward.records import jsonl
-from inward.tasks import prompts, catalog
-from inward.sft import recipes
-from inward.scoring.frames import object_values, study_pairs
 from inward.records.jsonl import honour_umask, read_jsonl, write_jsonl
+from inward.scoring.frames import object_values, study_pairs
+from inward.sft import recipes
+from inward.tasks import catalog, prompts
 from inward.tasks.catalog import Item
 
 

@@ -3,8 +3,8 @@ fits the property's answer format (``properties.normalise_prediction`` is not No
 
 from __future__ import annotations
 
-from inward.tasks import properties
 from inward.scoring.refusals import REFUSAL_MARKERS, object_compliant
+from inward.tasks import properties
 
 __all__ = ["REFUSAL_MARKERS", "hypothetical_compliant", "object_compliant"]
 

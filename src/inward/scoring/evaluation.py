@@ -22,9 +22,8 @@ from pathlib import Path
 
 import polars as pl
 
+from inward.records.jsonl import read_jsonl
 from inward.scoring import calibration, metrics, rule_sets
-from inward.study import layout
-from inward.tasks import prompts
 from inward.scoring.frames import (
     KEY,
     hypothetical_distributions,
@@ -32,7 +31,8 @@ from inward.scoring.frames import (
     object_values,
     predictions,
 )
-from inward.records.jsonl import read_jsonl
+from inward.study import layout
+from inward.tasks import prompts
 from inward.tasks.catalog import Item
 
 # explicit, so that a study without any calibration pair still writes the header

@@ -18,8 +18,8 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from inward.tasks import properties
 from inward.scoring import rule_sets
+from inward.tasks import properties
 from inward.tasks.catalog import Item
 
 KEY = ["task", "item_id", "property"]

@@ -42,8 +42,8 @@ from __future__ import annotations
 import string
 
 from inward.scoring import compliance as _lenient_compliance
-from inward.tasks import properties as _props
 from inward.tasks import catalog as _tasks
+from inward.tasks import properties as _props
 
 RULE_SETS = ("paper", "lenient")
 DEFAULT_RULES = "paper"

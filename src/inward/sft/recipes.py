@@ -18,11 +18,11 @@ from pathlib import Path
 
 import polars as pl
 
-from inward.scoring import compliance
 from inward.records import jsonl
+from inward.scoring import compliance
 from inward.tasks import properties as _props
-from inward.tasks.prompts import hypothetical_chat, object_chat
 from inward.tasks.catalog import Item
+from inward.tasks.prompts import hypothetical_chat, object_chat
 
 
 def _example(user: str, assistant: str) -> dict:

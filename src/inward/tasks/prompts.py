@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from inward.tasks import properties, catalog
+from inward.tasks import catalog, properties
 from inward.tasks.catalog import Item
 
 # One worked exchange per task kind, shown before the object-level question when

@@ -30,10 +30,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from inward.tasks import catalog as _tasks
 from inward.scoring.cleaning import clean
 from inward.scoring.cleaning import strip_edges as _strip_edges
 from inward.scoring.refusals import object_compliant
+from inward.tasks import catalog as _tasks
 
 _VOWELS = set("aeiou")
 TRUE, FALSE = "true", "false"
