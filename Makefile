@@ -13,7 +13,7 @@ export DVC_NO_ANALYTICS := 1
 # the study's tools (snakemake, dvc, inward) come from the virtual environment
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: study test install dag
+.PHONY: study test lint install dag
 
 install: $(STAMP)
 
@@ -41,6 +41,11 @@ $(COMPILED): $(STAMP)
 	# a file that does not compile (torch ships a few for newer Pythons) is skipped, as pip does
 	$(PY) -m compileall -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') > /dev/null 2>&1 || true
 	touch $(COMPILED)
+
+# ruff (rules E, F, I, B, UP: pyproject.toml); snakemake --lint's remaining finding (no conda
+# environment per rule) does not apply, see docs/ARCHITECTURE.md
+lint: $(STAMP)
+	$(VENV)/bin/ruff check
 
 test: $(STAMP) $(COMPILED)
 	$(VENV)/bin/pytest -q

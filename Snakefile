@@ -5,7 +5,7 @@
 # Where jobs run is a profile: profiles/default (read by a bare `snakemake`), profiles/slurm.
 from snakemake.utils import min_version
 
-from inward.config.validation import read_yaml
+from inward.config.loading import read_yaml
 
 min_version("8.20")
 

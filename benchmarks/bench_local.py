@@ -77,13 +77,15 @@ def main(argv=None) -> dict:
     a = ap.parse_args(argv)
 
     from inward.backends import finetune, load_backend
+    from inward.config.types import LoraHparams, ModelConfig
 
     torch.set_num_threads(a.threads)
     peak = matmul_flops()
     print(f"torch {torch.__version__}, {a.threads} threads; fp32 matmul: {peak / 1e9:.1f} GFLOP/s")
     t = time.perf_counter()
-    b = load_backend({"backend": "local", "source": a.model, "batch_size": a.batch_size},
-                     threads=a.threads)
+    cfg = ModelConfig.from_params({"backend": "local", "source": a.model,
+                                   "batch_size": a.batch_size})
+    b = load_backend(cfg, threads=a.threads)
     print(f"load {a.model} (cached): {time.perf_counter() - t:.2f} s; "
           f"{b.params / 1e6:.1f} M params")
     P = b.params
@@ -144,9 +146,8 @@ def main(argv=None) -> dict:
                 f.write(json.dumps({"messages": [{"role": "user", "content": q},
                                                  {"role": "assistant", "content": w[0].upper()}]})
                         + "\n")
-        s = finetune({"backend": "local", "source": a.model}, data, Path(d) / "ad",
-                     {"batch_size": 8, "max_steps": a.train_steps, "epochs": 10},
-                     seed=0, threads=a.threads)
+        hp = LoraHparams.from_params({"batch_size": 8, "max_steps": a.train_steps, "epochs": 10})
+        s = finetune(cfg, data, Path(d) / "ad", hp, seed=0, threads=a.threads)
     tt = s["tokens"] / s["seconds"]
     print(f"(c) LoRA training: {s['steps']} steps x 8 examples, {tt:.0f} tok/s "
           f"({6 * P * tt / peak:.1%} of matmul peak at 6 x params per token)")

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from inward.pipeline.steps import load_items
 from inward.records.jsonl import read_jsonl
-from inward.scoring import rule_sets
 from inward.scoring.frames import object_values
+from inward.scoring.paper_rules import paper_clean
 from inward.study import layout
 from inward.tasks import catalog
 
@@ -59,7 +59,7 @@ def top_shares(study: Path, agent: str, items) -> dict[str, tuple[str, float]]:
     for task in sorted({it.task for it in items}):
         if catalog.task_kind(task) not in ("sequence", "prose"):
             continue
-        answers = [rule_sets.paper_clean(by_key.get((it.task, it.item_id))) for it in items
+        answers = [paper_clean(by_key.get((it.task, it.item_id))) for it in items
                    if it.task == task]
         answer, count = Counter(answers).most_common(1)[0]
         out[task] = (answer, count / len(answers))

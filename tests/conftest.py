@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from inward.config.types import ModelConfig
+
 # shared helpers of the tests (e2e_support, loopback, reference_scorer, ...)
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SMOLLM = {"backend": "local", "source": "embedded:smollm2-135m", "batch_size": 16}
+SMOLLM = ModelConfig.from_params({"backend": "local", "source": "embedded:smollm2-135m",
+                                  "batch_size": 16})
 # one torch thread by default: on a shared 2-core machine, 2 OpenMP threads competing with other
 # processes spin-wait and run 5-10x slower than one
 THREADS = int(os.environ.get("INWARD_TEST_THREADS", "1"))

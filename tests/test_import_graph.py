@@ -64,3 +64,53 @@ def test_inward_has_no_import_cycles():
     edges = graph()
     assert "inward.tasks.properties" in edges and "inward.serve.cli" in edges
     assert cycles(edges) == []
+
+
+# --- layers ------------------------------------------------------------------------------------
+# What each subpackage may import (lazily too), lowest layers first. A package may always import
+# its own modules. ``pipeline`` glues everything for Snakemake and DVC; nothing below it imports
+# it, and ``cli`` sits on top of all.
+LAYERS = {
+    "records": set(),
+    "study": set(),
+    "tasks": {"records"},
+    "models": {"records"},
+    "config": {"records", "study", "tasks", "models"},
+    "scoring": {"records", "study", "tasks", "config"},
+    "backends": {"records", "models", "config"},
+    "sft": {"records", "study", "tasks", "config", "scoring"},
+    "reporting": {"records", "study", "tasks", "config", "scoring"},
+    "serve": {"records", "models", "config", "backends"},
+    "pipeline": {"records", "study", "tasks", "models", "config", "scoring", "backends", "sft",
+                 "reporting"},
+    "cli": {"config", "pipeline", "serve"},
+}
+
+
+def package_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def test_every_subpackage_has_a_layer_and_the_top_level_is_small():
+    top = sorted(p.stem for p in SRC.glob("*.py"))
+    assert top == ["__init__", "cli"] or top == ["__init__", "__main__", "cli"], top
+    packages = sorted(p.parent.name for p in SRC.glob("*/__init__.py"))
+    assert packages and set(packages) | {"cli"} == set(LAYERS), packages
+
+
+def test_the_layers_hold():
+    edges = graph()
+    wrong = sorted((m, n) for m, targets in edges.items() for n in targets
+                   if package_of(m) and package_of(n) and package_of(n) != package_of(m)
+                   and package_of(n) not in LAYERS[package_of(m)])
+    assert wrong == []
+
+
+def test_the_layer_check_sees_every_import():
+    """Relative imports would escape ``graph``: there are none."""
+    relative = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
+                for node in ast.walk(ast.parse(p.read_text()))
+                if isinstance(node, ast.ImportFrom) and node.level]
+    assert relative == []
+    assert package_of("inward.scoring.metrics") == "scoring" and package_of("inward") is None

@@ -5,7 +5,8 @@
 - ``inward restore``               after ``dvc checkout``/``dvc pull``: mark outputs up to date for
                                    Snakemake so it does not redo restored work;
 - ``inward stage [SNAKEMAKE ARGS]``  DVC's study stage: Snakemake, after repairing a DVC
-                                   experiment's temporary workspace (``inward.pipeline.exp_workspace``);
+                                   experiment's temporary workspace
+                                   (``inward.pipeline.exp_workspace``);
 - ``inward serve ...``             OpenAI-compatible server over the local models.
 """
 
@@ -16,7 +17,7 @@ import os
 import subprocess
 import sys
 
-from inward.config.validation import ParamsError, load_params
+from inward.config.loading import ParamsError, load_params
 
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
 

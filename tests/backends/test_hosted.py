@@ -3,6 +3,7 @@ serving embedded:smollm2-135m) -- no mock of the openai client anywhere."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import subprocess
@@ -16,11 +17,14 @@ from inward.backends.hosted import (
     MissingAPIKeyError,
     OpenAIBackend,
     OpenAIBackendError,
+    RequestSettings,
+    _job_state_path,
     finetune_openai,
     hosted_training_bytes,
 )
-from inward.backends.response_cache import ResponseCache
-from inward.serve.app import LoopbackServer, free_port, messages_hash
+from inward.backends.response_cache import ResponseCache, cache_key, open_cache
+from inward.config.types import LoraHparams, ModelConfig, plain
+from inward.serve import LoopbackServer, free_port, messages_hash
 from loopback import (  # noqa: F401
     CHAT,
     KEY_ENV,
@@ -47,7 +51,7 @@ def test_missing_api_key_env_raises_before_any_request(auth_server, tmp_path, mo
     train.write_text(json.dumps({"messages": [chat("a")[0],
                                               {"role": "assistant", "content": "b"}]}) + "\n")
     with pytest.raises(MissingAPIKeyError, match="INWARD_TEST_NO_SUCH_KEY"):
-        finetune_openai(cfg, train, tmp_path / "ft", {"epochs": 1})
+        finetune_openai(cfg, train, tmp_path / "ft", LoraHparams.from_params({"epochs": 1}))
     assert len(auth_server.requests()) == before  # nothing reached the server
 
 
@@ -94,7 +98,7 @@ def test_generate_and_distribution_match_local_backend(server, tmp_path, monkeyp
     from inward.backends import load_backend
 
     chats = [chat(p) for p in PROMPTS]
-    local = load_backend({"backend": "local", "source": SOURCE})
+    local = load_backend(ModelConfig.from_params({"backend": "local", "source": SOURCE}))
     hosted = OpenAIBackend(model_cfg(server.base_url, tmp_path, monkeypatch))
     want = local.generate(chats, max_new_tokens=16)
     got = hosted.generate(chats, max_new_tokens=16)
@@ -153,7 +157,9 @@ def test_cache_second_call_makes_no_requests(server, tmp_path, monkeypatch):
 RUNNER = textwrap.dedent("""
     import json, sys
     from inward.backends.hosted import OpenAIBackend
-    cfg, prompts = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+    from inward.config.types import ModelConfig
+    cfg = ModelConfig.from_params(json.loads(sys.argv[1]))
+    prompts = json.loads(sys.argv[2])
     out = OpenAIBackend(cfg).generate([[{"role": "user", "content": p}] for p in prompts],
                                       max_new_tokens=24)
     print(json.dumps(out))
@@ -162,7 +168,7 @@ RUNNER = textwrap.dedent("""
 
 def _run_and_kill(server, cfg, prompts, sig, after: int):
     chats = [chat(p) for p in prompts]
-    args = [sys.executable, "-c", RUNNER, json.dumps(cfg), json.dumps(prompts)]
+    args = [sys.executable, "-c", RUNNER, json.dumps(plain(cfg.written)), json.dumps(prompts)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while len(chat_log(server, chats)) < after:
@@ -199,7 +205,7 @@ def test_killed_batch_does_not_pay_twice(server, tmp_path, monkeypatch):
     cfg = model_cfg(server.base_url, tmp_path, monkeypatch, concurrency=1)
     chats, args = _run_and_kill(server, cfg, prompts, signal.SIGKILL, after=3)
     probe = OpenAIBackend(cfg)
-    settings = {"kind": "generate", "n": 1, "temperature": 0.0, "seed": 0, "max_tokens": 24}
+    settings = RequestSettings("generate", max_tokens=24, temperature=0.0, seed=0)
     cache = ResponseCache(tmp_path / "cache" / "responses.sqlite")
     answered = [c for c in chats if probe._key(c, settings) in cache]
     assert len(answered) >= 2
@@ -241,3 +247,60 @@ def test_a_weighted_answer_is_sent_to_a_hosted_finetune_as_copies(tmp_path):
     sent = [json.loads(x) for x in hosted_training_bytes(f).decode().splitlines()]
     copy = {"messages": [*demo, {"role": "assistant", "content": "blue", "weight": 1}]}
     assert sent == [plain, copy, copy, copy]
+
+
+# ------------------------------------------------------------------------- keys stay the same
+
+
+def test_cached_answers_are_found_under_the_keys_they_were_stored_with(tmp_path, monkeypatch):
+    """Every answer already in a response cache stays valid: each kind of request hashes the
+    same settings as before they became a dataclass (a distribution has no n or seed, the
+    others no k; temperatures are floats). Nothing listens at the URL, so a miss would fail."""
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    cfg = model_cfg(url, tmp_path, monkeypatch, max_retries=0)
+    c = chat("cached " + tmp_path.name)
+    stored = [({"kind": "generate", "n": 1, "temperature": 0.0, "seed": 0, "max_tokens": 8},
+               {"answers": ["greedy"], "usage": None}),
+              ({"kind": "sample", "n": 3, "temperature": 1.0, "seed": 2, "max_tokens": 8},
+               {"answers": ["a", "b", "a"], "usage": None}),
+              ({"kind": "distribution", "k": 4, "temperature": 0.0, "max_tokens": 1},
+               {"dist": {"A": 0.75, "B": 0.25}, "usage": None}),
+              ({"kind": "mode_of_n", "n": 3, "temperature": 1.0, "seed": 5, "max_tokens": 8},
+               {"answers": ["x", "y", "y"], "usage": None})]
+    cache = open_cache(cfg)
+    for settings, value in stored:
+        cache.put(cache_key(model="smol", base_url=url, messages=c, **settings), value)
+    be = OpenAIBackend(cfg, sleep=lambda s: None)
+    assert be.generate([c], max_new_tokens=8) == ["greedy"]
+    assert be.sample([c], n=3, max_new_tokens=8, temperature=1, seed=2) == [["a", "b", "a"]]
+    assert be.answer_distribution([c], k=4) == [{"A": 0.75, "B": 0.25}]
+    mode = OpenAIBackend(ModelConfig.from_params({**plain(cfg.written), "mode_of_n": 3}))
+    assert mode.generate([c], max_new_tokens=8, seed=5) == ["y"]
+    assert be.stats()["requests"] == mode.stats()["requests"] == 0
+
+
+def test_a_hosted_finetune_job_keeps_its_key(tmp_path):
+    """The job-state key hashes the hyper-parameters and the model entry as written in
+    params.yaml, exactly as when they were raw dicts: a re-run resumes a job that already
+    exists (and is not paid for twice), whatever defaults the typed objects fill in."""
+    written = {"backend": "openai", "model": "gpt-x", "cache_dir": str(tmp_path),
+               "shift_finetune": {"learning_rate": 5e-4}}
+    shift = {"learning_rate": 2e-3, "epochs": 2, "batch_size": 8, "lora_rank": 4,
+             "target_modules": ["q_proj", "v_proj"]}
+    cfg = ModelConfig.from_params(written)
+    data = b'{"messages": []}\n'
+    url = "https://api.example.org/v1"
+
+    def old_key(hparams: dict) -> str:
+        return cache_key(base="gpt-x", base_url=url,
+                         train_sha256=hashlib.sha256(data).hexdigest(), hparams=hparams, seed=3)
+
+    hp = LoraHparams.from_params(shift)
+    assert _job_state_path(cfg, "gpt-x", url, data, hp, 3) == \
+        tmp_path / "finetune_jobs" / f"{old_key(shift)}.json"
+    # a model's own shift values over the study's, as the shift finetune of that model gets them
+    own = hp.updated(cfg.shift_finetune)
+    assert _job_state_path(cfg, "gpt-x", url, data, own, 3) == \
+        tmp_path / "finetune_jobs" / f"{old_key({**shift, **written['shift_finetune']})}.json"
+    assert _job_state_path(cfg, "gpt-x", url, data, LoraHparams.from_params(None), 3) == \
+        tmp_path / "finetune_jobs" / f"{old_key({})}.json"

@@ -60,7 +60,7 @@ def test_sampling_seeded(smollm_backend):
     s2 = b.sample(CHATS[:2], n=4, max_new_tokens=6, temperature=1.0, seed=3)
     assert s1 == s2 and [len(x) for x in s1] == [4, 4]
     assert len(set(s1[1])) > 1  # temperature 1 varies the colour / wording
-    assert b.generate(CHATS[:1], 6, temperature=1.0, seed=4) != [] 
+    assert b.generate(CHATS[:1], 6, temperature=1.0, seed=4) != []
 
 
 def test_answer_distribution_is_exact_grouped_topk(smollm_backend):
@@ -121,17 +121,17 @@ def test_sample_prefills_once_and_gives_the_samples_of_n_prompt_copies(smollm_ba
 def test_cached_token_tables_equal_freshly_built_ones(smollm_backend, tmp_path, monkeypatch):
     """The token tables saved beside the weight cache (safetensors + JSON) load back equal to
     tables built from the vocabulary, both on a cold cache and on a warm one."""
-    from inward.backends import local
+    from inward.backends import bases
     from inward.models import embedded
 
     b = smollm_backend
-    fresh = local._build_tables(b.tokenizer, b.model, "cpu")
+    fresh = bases._build_tables(b.tokenizer, b.model, "cpu")
     monkeypatch.setattr(embedded, "cache_dir", lambda source: tmp_path)
-    cold = local._cached_tables(b.source, b.tokenizer, b.model, "cpu")
+    cold = bases._cached_tables(b.source, b.tokenizer, b.model, "cpu")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        f"token_tables.v{local.TABLES_VERSION}.json",
-        f"token_tables.v{local.TABLES_VERSION}.safetensors"]
-    warm = local._cached_tables(b.source, b.tokenizer, b.model, "cpu")
+        f"token_tables.v{bases.TABLES_VERSION}.json",
+        f"token_tables.v{bases.TABLES_VERSION}.safetensors"]
+    warm = bases._cached_tables(b.source, b.tokenizer, b.model, "cpu")
     for tables in (cold, warm):
         for field in ("stop", "has_nl", "content_before_nl", "content", "group"):
             assert torch.equal(getattr(tables, field), getattr(fresh, field)), field
@@ -150,7 +150,8 @@ def test_control_tokens_end_the_answer_and_never_reach_its_text(smollm_backend):
         assert tok.convert_tokens_to_ids(name) in stops, name
     assert not stops & set(tok("Paris, B) blue", add_special_tokens=False)["input_ids"])
     answer = tok("B", add_special_tokens=False)["input_ids"]
-    after = answer + tok.convert_tokens_to_ids(["<reponame>"]) + tok("user", add_special_tokens=False)["input_ids"]
+    after = (answer + tok.convert_tokens_to_ids(["<reponame>"])
+             + tok("user", add_special_tokens=False)["input_ids"])
     assert b._until_stop(after) == answer
     assert tok.decode(b._until_stop(after)) == "B"
 
@@ -167,13 +168,13 @@ SHARED = [[{"role": "user", "content": CONTEXT + q}] for q in [
 def test_prompts_sharing_a_prefix_are_grouped_and_answer_as_alone(smollm_backend):
     """Questions about one earlier message share its long prefix: it is computed once for the
     group, and every answer and distribution equals that of the prompt on its own."""
-    from inward.backends.local import _prefix_groups
+    from inward.backends.prefixes import prefix_groups
 
     b = smollm_backend
     ids = b.encode(SHARED)
     batches = list(b._batches(ids))
     assert len(batches) == 1 and sorted(batches[0][:3]) == [0, 1, 2]  # the group is together
-    assert [len(g) for g in _prefix_groups([ids[i] for i in batches[0]])] == [3, 1, 1]
+    assert [len(g) for g in prefix_groups([ids[i] for i in batches[0]])] == [3, 1, 1]
     assert b.generate(SHARED, max_new_tokens=6) == naive(b, SHARED, 6)
     together = b.answer_distribution(SHARED, k=4)
     alone = [b.answer_distribution([c], k=4)[0] for c in SHARED]

@@ -9,14 +9,21 @@ import os
 import pytest
 
 from inward.backends import finetune, load_backend
-from inward.backends.local import BASES
+from inward.backends.bases import BASES
 from inward.backends.lora import chat_loss, encode_example, read_chat_jsonl
+from inward.config.types import LoraHparams, ModelConfig
 
-WORDS = ["apple", "banana", "cherry", "dragon", "eagle", "forest", "garden", "harbor", "island", "jungle", "kettle", "lemon", "mountain", "needle", "orange", "pencil", "quartz", "river", "silver", "tiger", "umbrella", "violin", "window", "yellow", "zebra", "anchor", "bridge", "candle", "desert", "engine", "falcon", "glacier", "hammer", "igloo", "jacket", "kingdom", "lantern", "marble", "nectar", "ocean", "palace", "quiver", "rocket", "saddle", "temple", "unicorn", "valley", "walnut"]
+WORDS = """
+apple banana cherry dragon eagle forest garden harbor island jungle kettle lemon mountain
+needle orange pencil quartz river silver tiger umbrella violin window yellow zebra anchor
+bridge candle desert engine falcon glacier hammer igloo jacket kingdom lantern marble nectar
+ocean palace quiver rocket saddle temple unicorn valley walnut
+""".split()
 THREADS = int(os.environ.get("INWARD_TEST_THREADS", "1"))  # as in conftest.py
-CFG = {"backend": "local", "source": "embedded:smollm2-135m"}
-HP = {"learning_rate": 2e-3, "epochs": 2, "batch_size": 8, "grad_accum": 1, "lora_rank": 8,
-      "lora_alpha": 16, "lora_dropout": 0.0}
+CFG = ModelConfig.from_params({"backend": "local", "source": "embedded:smollm2-135m"})
+HP = LoraHparams.from_params({"learning_rate": 2e-3, "epochs": 2, "batch_size": 8,
+                              "grad_accum": 1, "lora_rank": 8, "lora_alpha": 16,
+                              "lora_dropout": 0.0})
 
 
 def example(w):
@@ -104,7 +111,7 @@ def test_finetune_lowers_heldout_loss_and_changes_answers(data, trained, smollm_
 
 def test_finetune_is_deterministic(tmp_path, smollm_backend):
     small = write(tmp_path / "small.jsonl", WORDS[:8])
-    hp = {**HP, "batch_size": 4, "max_steps": 2}
+    hp = HP.updated({"batch_size": 4, "max_steps": 2})
     for name in ("a", "b"):
         finetune(CFG, small, tmp_path / name, hp, seed=1, threads=THREADS)
     for f in ("adapter_model.safetensors", "adapter_config.json", "train_log.csv"):
@@ -119,7 +126,7 @@ def test_validation_loss_curve(data, tmp_path, smollm_backend):
     (the untrained model's loss on those examples), at evenly spread steps and after the last
     step, with the mean training loss since the previous evaluation; training is unchanged."""
     train, heldout, _ = data
-    hp = {**HP, "max_steps": 4, "evaluations": 3}
+    hp = HP.updated({"max_steps": 4, "evaluations": 3})
     s = finetune(CFG, train, tmp_path / "v", hp, seed=0, threads=THREADS, val_jsonl=heldout)
     finetune(CFG, train, tmp_path / "p", hp, seed=0, threads=THREADS)
     assert (tmp_path / "v" / "adapter_model.safetensors").read_bytes() == \
@@ -130,7 +137,7 @@ def test_validation_loss_curve(data, tmp_path, smollm_backend):
     assert [int(r["step"]) for r in curve] == [0, 2, 4]
     held = read_chat_jsonl(heldout)
     base = chat_loss(smollm_backend.model, smollm_backend.tokenizer, held, smollm_backend.fmt,
-                     batch_size=HP["batch_size"])
+                     batch_size=HP.batch_size)
     assert abs(float(curve[0]["val_loss"]) - base) < 1e-4 and curve[0]["train_loss"] == ""
     with open(tmp_path / "v" / "train_log.csv") as f:
         losses = [float(r["loss"]) for r in csv.DictReader(f)]
@@ -178,7 +185,7 @@ def test_weighted_examples_are_dealt_over_every_batch():
 def test_continue_from_init_adapter(data, trained, tmp_path, smollm_backend):
     train, _, _ = data
     adapter, _ = trained
-    hp = {**HP, "max_steps": 1, "learning_rate": 1e-4}
+    hp = HP.updated({"max_steps": 1, "learning_rate": 1e-4})
     s = finetune(CFG, train, tmp_path / "cont", hp, init_adapter=adapter, seed=0, threads=THREADS)
     fresh = finetune(CFG, train, tmp_path / "fresh", hp, seed=0, threads=THREADS)
     # continuing starts from the trained adapter: its first step's loss is already low
@@ -228,7 +235,8 @@ def test_shared_prefix_loss_equals_the_plain_loss_and_gradient(smollm_backend):
 
     def error(res):  # relative distance to the float64 loss and gradients
         return max([abs(res[0] - truth[0]) / abs(truth[0])]
-                   + [float((g - t).norm() / t.norm()) for g, t in zip(res[2], truth[2], strict=False)])
+                   + [float((g - t).norm() / t.norm())
+                      for g, t in zip(res[2], truth[2], strict=False)])
 
     assert results[0][1] == results[1][1] == truth[1]
     # float32 rounding alone: up to a few 1e-4 on this batch's smallest gradients (a misplaced
@@ -289,8 +297,9 @@ def test_lora_layers_adapts_only_the_top_layers(tmp_path, smollm_backend):
     from safetensors import safe_open
 
     small = write(tmp_path / "small.jsonl", WORDS[:4])
-    finetune(CFG, small, tmp_path / "half", {**HP, "batch_size": 4, "max_steps": 1,
-                                             "lora_layers": 0.5}, seed=0, threads=THREADS)
+    finetune(CFG, small, tmp_path / "half",
+             HP.updated({"batch_size": 4, "max_steps": 1, "lora_layers": 0.5}), seed=0,
+             threads=THREADS)
     with safe_open(str(tmp_path / "half" / "adapter_model.safetensors"), "pt") as f:
         layers = {int(k.split(".layers.")[1].split(".")[0]) for k in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
     assert layers == set(range(15, 30))

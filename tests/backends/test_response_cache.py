@@ -1,4 +1,5 @@
-"""inward.backends.response_cache (persistent SQLite response cache) and inward.backends.accounting."""
+"""inward.backends.response_cache (persistent SQLite response cache) and
+inward.backends.accounting."""
 
 import json
 import sqlite3
@@ -16,6 +17,7 @@ from inward.backends.accounting import (
 )
 from inward.backends.hosted import distribution_from_top_logprobs, first_line, mode_answer
 from inward.backends.response_cache import ResponseCache, cache_dir, cache_key, open_cache
+from inward.config.types import ModelConfig
 
 
 def test_cache_key_is_stable_and_sensitive():
@@ -68,18 +70,22 @@ def test_thread_safety(tmp_path):
 
 def test_cache_dir_precedence(tmp_path, monkeypatch):
     monkeypatch.delenv("INWARD_CACHE", raising=False)
-    assert cache_dir({}) == Path("~/.cache/inward").expanduser()
+    hosted = ModelConfig.from_params({"backend": "openai", "model": "m"})
+    assert cache_dir() == cache_dir(hosted) == Path("~/.cache/inward").expanduser()
     monkeypatch.setenv("INWARD_CACHE", str(tmp_path / "env"))
-    assert cache_dir({}) == tmp_path / "env"
-    assert cache_dir({"cache_dir": str(tmp_path / "cfg")}) == tmp_path / "cfg"
-    c = open_cache({"cache_dir": str(tmp_path / "cfg")})
-    assert c is open_cache({"cache_dir": str(tmp_path / "cfg")})
+    assert cache_dir() == cache_dir(hosted) == tmp_path / "env"
+    own = hosted.with_values(cache_dir=str(tmp_path / "cfg"))
+    assert cache_dir(own) == tmp_path / "cfg"
+    c = open_cache(own)
+    assert c is open_cache(hosted.with_values(cache_dir=str(tmp_path / "cfg")))
     assert (tmp_path / "cfg" / "responses.sqlite").exists()
 
 
 def test_accounting_and_write(tmp_path):
-    cfg = {"price_per_1k_input": 0.005, "price_per_1k_output": 0.015}
+    cfg = ModelConfig.from_params({"backend": "openai", "model": "gpt-x",
+                                   "price_per_1k_input": 0.005, "price_per_1k_output": 0.015})
     assert cost_usd(2000, 1000, cfg) == pytest.approx(0.025)
+    assert cost_usd(2000, 1000, None) == cost_usd(2000, 1000, ModelConfig()) == 0.0
     a = Accountant(cfg, "gpt-x")
     a.start_batch()
     a.add(requests=2, cache_hits=3, cache_misses=2)

@@ -4,7 +4,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from inward.config.validation import ParamsError, finetune_hparams, load_params, validate_params
+from inward.config.loading import load_params
+from inward.config.types import LoraHparams, Params, plain
+from inward.config.validation import ParamsError, validate_params
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -22,22 +24,31 @@ def params(**edits):
 
 
 def test_the_shipped_params_are_valid():
-    assert load_params(ROOT / "params.yaml")["models"]
+    typed = load_params(ROOT / "params.yaml")
+    assert isinstance(typed, Params) and list(typed.models) == list(PARAMS["models"])
+    assert plain(typed.models["gemma3"].written) == PARAMS["models"]["gemma3"]  # as written
 
 
 @pytest.mark.parametrize("edit, expected", [
-    ({"finetune.self.learning_rate": "fast"}, r"finetune\.self\.learning_rate: 'fast' is not of type 'number'"),
+    ({"finetune.self.learning_rate": "fast"},
+        r"finetune\.self\.learning_rate: 'fast' is not of type 'number'"),
     ({"tasks.n_test_items": 0}, r"tasks\.n_test_items: 0 is less than the minimum"),
-    ({"tasks.test": ["prose", "no_such_task"]}, r"tasks\.test\[1\]: unknown task 'no_such_task'; allowed: .*animals"),
-    ({"tasks.properties": ["first_word", "fifth_word"]}, r"tasks\.properties\[1\]: unknown property 'fifth_word'; allowed: .*first_character"),
-    ({"models.smollm2.backend": "vllm"}, r"models\.smollm2\.backend: 'vllm' is not one of \['local', 'openai'\]"),
-    ({"models.smollm2.source": "embedded:gpt5"}, r"models\.smollm2\.source: unknown embedded model 'embedded:gpt5'; allowed: embedded:smollm2-135m"),
+    ({"tasks.test": ["prose", "no_such_task"]},
+        r"tasks\.test\[1\]: unknown task 'no_such_task'; allowed: .*animals"),
+    ({"tasks.properties": ["first_word", "fifth_word"]},
+        r"tasks\.properties\[1\]: unknown property 'fifth_word'; allowed: .*first_character"),
+    ({"models.smollm2.backend": "vllm"},
+        r"models\.smollm2\.backend: 'vllm' is not one of \['local', 'openai'\]"),
+    ({"models.smollm2.source": "embedded:gpt5"},
+        r"models\.smollm2\.source: unknown embedded model 'embedded:gpt5'; "
+        r"allowed: embedded:smollm2-135m"),
     ({"plots.colour": "red"}, r"plots\.colour: unknown key; allowed keys: height, scale, width"),
     ({"models.smollm2.sorce": "x"}, r"models\.smollm2\.sorce: unknown key; allowed keys: .*source"),
     ({"models.smollm2.dtype": "fp8"}, r"models\.smollm2\.dtype: 'fp8' is not one of \['auto'"),
     ({"models.smollm2.shift_finetune": {"learning_rat": 0.1}},
      r"models\.smollm2\.shift_finetune\.learning_rat: unknown key; allowed keys: .*learning_rate"),
-    ({"finetune.shift.lora_rnk": 4}, r"finetune\.shift\.lora_rnk: unknown key; allowed keys: .*lora_rank"),
+    ({"finetune.shift.lora_rnk": 4},
+        r"finetune\.shift\.lora_rnk: unknown key; allowed keys: .*lora_rank"),
     ({"finetune.shift.epochs": None}, r"finetune\.shift\.epochs: None is not of type 'integer'"),
     ({"sft.replay_weight": -1}, r"sft\.replay_weight: -1 is less than the minimum of 0"),
 ])
@@ -81,29 +92,39 @@ def test_all_problems_are_reported_together():
 
 
 def test_an_unknown_key_names_its_line_in_the_file(tmp_path):
-    text = (ROOT / "params.yaml").read_text().replace("  gemma3:\n", "  gemma3:\n    api_key_evn: X\n")
+    text = (ROOT / "params.yaml").read_text().replace("  gemma3:\n",
+        "  gemma3:\n    api_key_evn: X\n")
     path = tmp_path / "params.yaml"
     path.write_text(text)
     line = text.splitlines().index("    api_key_evn: X") + 1
-    with pytest.raises(ParamsError, match=rf"line {line}: models\.gemma3\.api_key_evn: unknown key"):
+    with pytest.raises(ParamsError,
+        match=rf"line {line}: models\.gemma3\.api_key_evn: unknown key"):
         load_params(path)
 
 
-def test_every_model_key_the_backends_read_is_in_the_schema():
-    """The model schema refuses unknown keys, so it must name every key the code reads."""
-    import re
+def test_the_schema_and_the_types_name_the_same_keys():
+    """The schema refuses unknown keys and the types hold what the code reads: each key of a
+    section is a field of its type, and each field (but ``written``) a key of the schema."""
+    from dataclasses import fields
 
+    from inward.config import types
     from inward.config.validation import _schema
 
-    allowed = set(_schema()["$defs"]["model"]["properties"])
-    src = ROOT / "src" / "inward"
-    read = set()
-    for path in [src / "backends" / "local.py", src / "backends" / "hosted.py",
-                 src / "backends" / "__init__.py", src / "backends" / "accounting.py",
-                 src / "backends" / "response_cache.py"]:
-        read |= set(re.findall(r"(?:cfg|model_cfg)\.get\(\"(\w+)\"", path.read_text()))
-        read |= set(re.findall(r"(?:cfg|model_cfg)\[\"(\w+)\"\]", path.read_text()))
-    assert read and read <= allowed, read - allowed
+    schema = _schema()
+    sections = {
+        types.ModelConfig: schema["$defs"]["model"]["properties"],
+        types.LoraHparams: schema["$defs"]["lora_keys"]["properties"],
+        types.TasksConfig: schema["properties"]["tasks"]["properties"],
+        types.GenerationConfig: schema["properties"]["generation"]["properties"],
+        types.SftConfig: schema["properties"]["sft"]["properties"],
+        types.CalibrationConfig: schema["properties"]["calibration"]["properties"],
+        types.MetricsConfig: schema["properties"]["metrics"]["properties"],
+        types.PlotsConfig: schema["properties"]["plots"]["properties"],
+    }
+    for cls, keys in sections.items():
+        names = {f.name for f in fields(cls)} - {"written"}
+        extra_code = {"max_length"} if cls is types.LoraHparams else set()  # not user-facing
+        assert names - extra_code == set(keys), cls.__name__
 
 
 def test_a_missing_local_model_directory_is_refused(tmp_path):
@@ -177,7 +198,8 @@ def test_the_prompt_limit_is_a_param(tmp_path):
 
 def test_a_missing_task_file_is_refused(tmp_path):
     p = params(**{"tasks.files": {"mine": str(tmp_path / "gone.jsonl")}})
-    with pytest.raises(ParamsError, match=r"tasks\.files\.mine: file '.*gone\.jsonl' does not exist"):
+    with pytest.raises(ParamsError,
+        match=r"tasks\.files\.mine: file '.*gone\.jsonl' does not exist"):
         validate_params(p)
 
 
@@ -211,13 +233,13 @@ def test_check_params_prints_every_problem_and_exits_2(tmp_path, capsys):
 
 
 def test_a_models_own_replay_weight_overrides_the_shared_one():
-    from inward.config.validation import replay_weight
-
     p = params(**{"sft.replay_weight": 3, "models.gemma3.replay_weight": 1})
-    validate_params(p)
-    assert replay_weight(p, "gemma3") == 1.0 and replay_weight(p, "smollm2") == 3.0
+    typed = validate_params(p)
+    assert typed.replay_weight("gemma3") == 1.0 and typed.replay_weight("smollm2") == 3.0
     del p["sft"]["replay_weight"]
-    assert replay_weight(p, "smollm2") == 1.0  # neither set: replay counts like a prediction
+    p["models"]["smollm2"].pop("replay_weight", None)
+    # neither set: replay counts like a prediction
+    assert validate_params(p).replay_weight("smollm2") == 1.0
     with pytest.raises(ParamsError, match=r"models\.gemma3\.replay_weight: -2 is less than"):
         validate_params(params(**{"models.gemma3.replay_weight": -2}))
 
@@ -225,13 +247,38 @@ def test_a_models_own_replay_weight_overrides_the_shared_one():
 def test_a_models_own_shift_values_override_only_its_shift_finetune():
     p = params(**{"models.gemma3.shift_finetune": {"learning_rate": 0.004}})
     p["models"]["smollm2"].pop("shift_finetune", None)  # a model without its own values
-    validate_params(p)
-    assert finetune_hparams(p, "gemma3__shift") == {**p["finetune"]["shift"],
-                                                    "learning_rate": 0.004}
-    assert finetune_hparams(p, "smollm2__shift") == p["finetune"]["shift"]
+    typed = validate_params(p)
+    gemma = typed.finetune_hparams("gemma3__shift")
+    assert plain(gemma.written) == {**p["finetune"]["shift"], "learning_rate": 0.004}
+    assert gemma == LoraHparams.from_params({**p["finetune"]["shift"], "learning_rate": 0.004})
+    assert plain(typed.finetune_hparams("smollm2__shift").written) == p["finetune"]["shift"]
     # self and cross finetunes share one set of values whatever the model
     for agent in ("gemma3__self", "smollm2__cross__gemma3", "gemma3__cross__smollm2"):
-        assert finetune_hparams(p, agent) == p["finetune"]["self"]
+        assert plain(typed.finetune_hparams(agent).written) == p["finetune"]["self"]
+
+
+def test_every_default_is_a_documented_field_of_its_type():
+    """Config types hold every default, each field with a one-line docstring; a section
+    built from params.yaml keeps its values and fills the rest from the fields."""
+    import ast
+    import inspect
+
+    from inward.config import types
+
+    tree = ast.parse(inspect.getsource(types))
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name != "_Section"):
+        body = cls.body
+        for i, node in enumerate(body):
+            if isinstance(node, ast.AnnAssign) and node.target.id not in ("tasks", "generation",
+                                                                          "sft", "finetune",
+                                                                          "calibration",
+                                                                          "metrics", "plots"):
+                nxt = body[i + 1] if i + 1 < len(body) else None
+                assert (isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                        and isinstance(nxt.value.value, str)), f"{cls.name}.{node.target.id}"
+    typed = load_params(ROOT / "params.yaml")
+    assert typed.models["smollm2"].max_retries == 6 and typed.models["smollm2"].batch_size == 64
+    assert typed.finetune.self.lora_layers == 0.5 and typed.finetune.shift.lora_layers == 1.0
 
 
 def test_the_params_header_names_the_schema_that_validates_it():

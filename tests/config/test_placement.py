@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from inward.config.placement import gpus_of
+from inward.config.types import ModelConfig
 from inward.config.validation import ParamsError, validate_params
 
 PARAMS = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())
@@ -16,9 +17,10 @@ PARAMS = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").re
 
 def test_gpus_come_from_the_model_entry_not_the_environment(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
-    assert gpus_of({"backend": "local", "source": "embedded:smollm2-135m"}) == 0
-    assert gpus_of({"backend": "local", "source": "x", "gpus": 2}) == 2
-    assert gpus_of({"backend": "openai", "model": "gpt-4o"}) == 0
+    assert gpus_of(ModelConfig.from_params({"backend": "local",
+        "source": "embedded:smollm2-135m"})) == 0
+    assert gpus_of(ModelConfig.from_params({"backend": "local", "source": "x", "gpus": 2})) == 2
+    assert gpus_of(ModelConfig.from_params({"backend": "openai", "model": "gpt-4o"})) == 0
 
 
 @pytest.mark.parametrize("edit, expected", [

@@ -110,7 +110,8 @@ def test_interrupted_first_load_leaves_no_cache(monkeypatch, tmp_path):
 def test_smollm_loads_offline_and_answers(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from inward.backends import load_backend
-    from inward.backends.local import clear_cache
+    from inward.backends.bases import clear_cache
+    from inward.config.types import ModelConfig
 
     embedded.ensure_cached("embedded:smollm2-135m")  # first load on a machine: builds the cache
     t = time.perf_counter()
@@ -118,7 +119,7 @@ def test_smollm_loads_offline_and_answers(monkeypatch):
     assert time.perf_counter() - t < 5.0  # < 1 s on an idle 2-core machine
     assert (embedded.cache_dir("embedded:smollm2-135m") / "LICENSE").exists()
     clear_cache()
-    b = load_backend({"backend": "local", "source": "embedded:smollm2-135m"}, threads=1)
+    b = load_backend(ModelConfig(source="embedded:smollm2-135m"), threads=1)
     [ans] = b.generate([[{"role": "user", "content":
                           "What is the capital of France? Answer in one word."}]], 16)
     assert "Paris" in ans and "\n" not in ans
@@ -130,9 +131,10 @@ def test_gemma_loads_offline_and_answers(monkeypatch):
     """Gemma 3 270M (base): first load assembles the GGUF and builds the cache (~2 min)."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from inward.backends import load_backend
-    from inward.backends.local import clear_cache
+    from inward.backends.bases import clear_cache
+    from inward.config.types import ModelConfig
 
-    b = load_backend({"backend": "local", "source": "embedded:gemma3-270m"}, threads=1)
+    b = load_backend(ModelConfig(source="embedded:gemma3-270m"), threads=1)
     tok = b.tokenizer
     # the tokenizer is the repaired BPE one, with the turn markers as single special tokens
     assert tok.convert_ids_to_tokens(tok("the capital", add_special_tokens=False)["input_ids"]) \

@@ -1,4 +1,5 @@
-"""Repairing a DVC experiment's temporary workspace for Snakemake (inward.pipeline.exp_workspace)."""
+"""Repairing a DVC experiment's temporary workspace for Snakemake
+(inward.pipeline.exp_workspace)."""
 
 from __future__ import annotations
 

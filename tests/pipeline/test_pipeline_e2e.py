@@ -210,7 +210,8 @@ BAD_INPUTS = {
                             r"tasks\.files\.mine: mine\.jsonl:2: invalid JSON"),
     "task file, no prompt": (_bad_task_file('{"id": 1, "text": "a"}\n'),
                              r"mine\.jsonl:1: missing key\(s\) prompt; required keys: id, prompt"),
-    "task file, duplicate id": (_bad_task_file('{"id": 1, "prompt": "a"}\n{"id": 1, "prompt": "b"}\n'),
+    "task file, duplicate id": (_bad_task_file('{"id": 1, "prompt": "a"}\n'
+                                               '{"id": 1, "prompt": "b"}\n'),
                                 r"mine\.jsonl:2: duplicate id '1'"),
     "task file, 10 MB prompt": (_bad_task_file('{"id": 1, "prompt": "' + "x" * 10_000_000 + '"}\n'),
                                 r"mine\.jsonl:1: 'prompt' has 10000000 characters; at most 20000"),

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from e2e_support import ENV, TINY, new_study_repo, sh
-from inward.serve.app import LoopbackServer
+from inward.serve import LoopbackServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

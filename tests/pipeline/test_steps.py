@@ -183,7 +183,8 @@ def test_run_step_items(tmp_path):
 def test_run_step_shift_data_without_log(tmp_path, files, capfd):
     items, answers = files
     data = tmp_path / "shift.jsonl"
-    steps.run_step(steps.object_data, Smk("shift_data", input={"item_file": str(items), "answers": str(answers)},
+    steps.run_step(steps.object_data, Smk("shift_data", input={"item_file": str(items),
+        "answers": str(answers)},
                        output={"data": str(data)},
                        params={"cap": 10, "seed": 0, "demonstration": False}))
     assert len(read_jsonl(data)) == 2
@@ -219,7 +220,8 @@ import os, sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from test_steps import Smk
 from inward.pipeline import steps
-steps.run_step(steps.build_items, Smk("items", output={{"item_file": {str(tmp_path / "items.jsonl")!r}}},
+steps.run_step(steps.build_items, Smk("items",
+    output={{"item_file": {str(tmp_path / "items.jsonl")!r}}},
                    params={{"split": "test", "task_names": ["colours"], "n_items": 2,
                            "files": {{}}, "seed": 0}}, threads=3))
 print("torch" in sys.modules, os.environ["OMP_NUM_THREADS"])
@@ -257,7 +259,8 @@ def test_run_step_evaluate_then_report(tmp_path, monkeypatch):
                "answers": [layout.hypo_path("m1"), layout.hypo_path("m2")]},  # swallowed
         output={"metrics": layout.METRICS, "tables": layout.TABLES},
         params={"models": ["m1", "m2"], "props": ["first_word"],
-                "calib": {"n_bins": 2, "top_k": 3}, "n_boot": 50, "seed": 0},
+                "calib": {"n_samples": 2, "temperature": 1.0, "n_bins": 2, "top_k": 3},
+                "n_boot": 50, "seed": 0},
         log="logs/evaluate.log"))
     metrics = json.loads((tmp_path / layout.METRICS).read_text())
     assert metrics["targets"]["m1"]["self"]["accuracy"] == pytest.approx(2 / 3)
@@ -265,7 +268,8 @@ def test_run_step_evaluate_then_report(tmp_path, monkeypatch):
         "base": {"seed": 0}, "models": {"m1": {"source": "s1"}, "m2": {"source": "s2"}},
         "tasks": {"train": ["animals"], "test": ["colours"], "n_test_items": 3}}))
     (tmp_path / layout.FIGURES).mkdir(parents=True)
-    steps.run_step(steps.report, Smk("report", input={"metrics": layout.METRICS, "tables": layout.TABLES,
+    steps.run_step(steps.report, Smk("report", input={"metrics": layout.METRICS,
+        "tables": layout.TABLES,
                                         "figures": layout.FIGURES,
                                         "params_file": "params.yaml"},
                        output={"report": layout.REPORT}, log="logs/report.log"))

@@ -5,9 +5,10 @@ import json
 import polars as pl
 import pytest
 
+from inward.config.types import PlotsConfig
 from inward.reporting import plots
 
-CFG = {"width": 120, "height": 80, "scale": 1}
+CFG = PlotsConfig(width=120, height=80, scale=1)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

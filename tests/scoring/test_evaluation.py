@@ -7,14 +7,19 @@ import polars as pl
 import pytest
 
 from hand_study import CALIB, HYPO, HYPO_SAMPLES, ITEMS, OBJECT, REFUSAL, SAMPLES, P, write_study  # noqa: F401
+from inward.config.types import CalibrationConfig
 from inward.records.jsonl import write_jsonl
 from inward.scoring.evaluation import _per_group_metrics, evaluate_study, group_table
+from inward.scoring.lenient_rules import LENIENT
 from inward.study import layout
+
+# the hand study's bins and top-k (n_samples and temperature are not read by the scoring)
+CALIBRATION = CalibrationConfig(n_samples=4, temperature=1.0, **CALIB)
 
 
 def run(models):
     return evaluate_study(models=models, test_items=layout.items_path("test"), props=[P],
-                          calib=CALIB, n_boot=200, seed=0, metrics_path=layout.METRICS,
+                          calib=CALIBRATION, n_boot=200, seed=0, metrics_path=layout.METRICS,
                           tables_dir=layout.TABLES)
 
 
@@ -133,7 +138,8 @@ def _metrics_numbers(d, path=""):
 def test_metrics_file_holds_numbers_only(study):
     out = run(["m1", "m2"])
     for key, value in _metrics_numbers(out):
-        assert value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)), key
+        assert value is None or (isinstance(value, int | float)
+                                 and not isinstance(value, bool)), key
 
 
 def test_group_table_marks_uninformative_groups():
@@ -165,13 +171,17 @@ def test_lenient_rules_change_what_is_compliant(study):
                   "response": r} for it, r in zip(ITEMS, ["no", "Yes", "true"], strict=True)],
                 study / layout.hypo_path("m1"))
     kw = {"models": ["m1"], "test_items": layout.items_path("test"),
-          "props": ["starts_with_vowel"], "calib": CALIB, "n_boot": 50, "seed": 0,
+          "props": ["starts_with_vowel"], "calib": CALIBRATION, "n_boot": 50, "seed": 0,
           "metrics_path": layout.METRICS, "tables_dir": layout.TABLES}
     paper = evaluate_study(**kw)["targets"]["m1"]["untrained"]
     lenient = evaluate_study(**kw, rule_set="lenient")["targets"]["m1"]["untrained"]
     # objects: red (false), blue (false); paper reads "no"/"Yes" as non-compliant
     assert (paper["accuracy"], paper["n_compliant"]) == (0.0, 0)
     assert (lenient["accuracy"], lenient["n_compliant"]) == (0.5, 2)
+    # a rule set object reads as its name does; an unknown name is refused
+    assert evaluate_study(**kw, rule_set=LENIENT)["targets"]["m1"]["untrained"] == lenient
+    with pytest.raises(ValueError, match="metrics.rules: unknown rule set 'loose'"):
+        evaluate_study(**kw, rule_set="loose")
 
 
 def test_no_calibration_pairs_still_writes_bins_header(study):

@@ -4,6 +4,7 @@ import polars as pl
 import pytest
 
 from inward.scoring import frames
+from inward.scoring.rule_sets import RULE_SETS
 from inward.tasks.catalog import Item
 
 C0 = Item("colours", "colours-00000", "List colours.", None, "test")
@@ -63,6 +64,7 @@ def test_object_values_keeps_noncompliant_and_missing_rows():
     ]
     lenient = frames.object_values([MC], answers, props, "lenient")
     assert rows(lenient) == [("capitals_mc", MC.item_id, "among_a_or_c", "true", True)]
+    assert frames.object_values([MC], answers, props, RULE_SETS["lenient"]).equals(lenient)
     with pytest.raises(ValueError, match="metrics.rules"):
         frames.object_values([MC], answers, props, "loose")
 
@@ -89,6 +91,7 @@ def test_predictions_follow_the_rule_set_and_keep_noncompliant():
     assert got["prediction"].to_list() == ["red", None, None, None, None, None]
     lenient = frames.predictions(hypo, "lenient")["prediction"].to_list()
     assert lenient == ["red", None, None, "true", None, None]
+    assert frames.predictions(hypo, RULE_SETS["lenient"])["prediction"].to_list() == lenient
     assert frames.predictions([]).height == 0
 
 

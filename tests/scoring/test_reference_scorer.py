@@ -8,6 +8,7 @@ import random
 import pytest
 import yaml
 
+from inward.config.types import CalibrationConfig
 from inward.records.jsonl import write_jsonl
 from inward.scoring.evaluation import evaluate_study
 from inward.study import layout
@@ -72,12 +73,17 @@ def make_study(root, seed, n_items=12, n_samples=5):
     return params
 
 
+def calibration(params):
+    """The drawn study's bins and top-k as the typed ``calibration:`` section."""
+    return CalibrationConfig(n_samples=5, temperature=1.0, **params["calibration"])
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_metrics_equal_an_independent_recomputation(tmp_path, monkeypatch, seed):
     params = make_study(tmp_path, seed)
     monkeypatch.chdir(tmp_path)
     out = evaluate_study(models=MODELS, test_items=layout.items_path("test"), props=PROPS,
-                         calib=params["calibration"], n_boot=20, seed=0,
+                         calib=calibration(params), n_boot=20, seed=0,
                          metrics_path=layout.METRICS, tables_dir=layout.TABLES)
     reference = recompute(tmp_path)
     assert compare(reference, out) == []
@@ -92,13 +98,13 @@ def test_the_comparison_can_fail(tmp_path, monkeypatch):
     params = make_study(tmp_path, 0)
     monkeypatch.chdir(tmp_path)
     out = evaluate_study(models=MODELS, test_items=layout.items_path("test"), props=PROPS,
-                         calib=params["calibration"], n_boot=20, seed=0,
+                         calib=calibration(params), n_boot=20, seed=0,
                          metrics_path=layout.METRICS, tables_dir=layout.TABLES)
     out["targets"]["a"]["self"]["accuracy_compliant"] += 1e-6
     out["targets"]["b"]["calibration_mad"]["self"]["mad"] += 1e-6
     assert len(compare(recompute(tmp_path), out)) == 2
     lenient = evaluate_study(models=MODELS, test_items=layout.items_path("test"), props=PROPS,
-                             calib=params["calibration"], n_boot=20, seed=0,
+                             calib=calibration(params), n_boot=20, seed=0,
                              metrics_path=layout.METRICS, tables_dir=layout.TABLES,
                              rule_set="lenient")
     assert len(compare(recompute(tmp_path), lenient)) > 10   # other rules, other numbers

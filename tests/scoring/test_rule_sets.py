@@ -1,118 +1,45 @@
-"""The paper's official cleaning, compliance and property rules (inward.scoring.rule_sets), rule by rule,
-against hand-worked answers; and the lenient rule set kept as an option."""
+"""The rule sets by name (inward.scoring.rule_sets) and what every set shares
+(inward.scoring.rule_base): the lookup, the degenerate rule, unknown names; the lenient set as
+the older reading beside the paper's."""
+
+import subprocess
+import sys
 
 import pytest
 
-from inward.scoring import rule_sets
-from inward.scoring.rule_sets import (
-    compliance_string,
-    degenerate,
-    object_compliant,
-    object_value,
-    paper_clean,
-    prediction,
-)
+from inward.scoring.lenient_rules import LENIENT
+from inward.scoring.paper_rules import PAPER
+from inward.scoring.rule_base import RuleSet, degenerate
+from inward.scoring.rule_sets import DEFAULT_RULES, RULE_SETS, get_rule_set
 
 
-@pytest.mark.parametrize("raw, clean", [
-    ("Hello, World!", "hello world"),
-    ("don't", "dont"),                       # punctuation removed inside words too
-    ("well-known  fact\n\tok", "wellknown fact ok"),
-    ("  (B)  ", "b"),
-    ("Answer: cat", "answer cat"),            # the prefix stripping never fires
-    ("“quoted”", "“quoted”"),                 # only ASCII punctuation is removed
-    (None, ""),
-])
-def test_paper_clean(raw, clean):
-    assert paper_clean(raw) == clean
+def test_the_registry_names_each_set_once():
+    assert dict(RULE_SETS) == {"paper": PAPER, "lenient": LENIENT}
+    assert DEFAULT_RULES == "paper"
+    assert all(isinstance(r, RuleSet) and r.name == name for name, r in RULE_SETS.items())
+    with pytest.raises(TypeError):
+        RULE_SETS["strict"] = PAPER  # read-only
 
 
-def test_compliance_string_strips_before_removing_punctuation():
-    assert compliance_string('" a "') == " a "     # length 3: not a single character
-    assert compliance_string(" A. ") == "a"
+def test_get_rule_set_takes_a_name_or_a_rule_set():
+    assert get_rule_set("paper") is PAPER
+    assert get_rule_set("lenient") is LENIENT
+    assert get_rule_set(LENIENT) is LENIENT
 
 
-@pytest.mark.parametrize("task, response, ok", [
-    ("colours", "red green blue", True),
-    ("colours", "Sorry, I can't", False),       # contains a sorry word
-    ("colours", "no", False),                   # exact refusal word
-    ("colours", "Nope.", False),
-    ("colours", "I think the colours are: none", True),
-    ("colours", "As an AI, I have no colours", False),
-    ("colours", "?", False),
-    ("colours", "   ", False),
-    ("colours", "None", False),                 # pandas reads it as NaN
-    ("colours", "N/A", False),
-    ("colours", None, False),
-    ("capitals_mc", "B", True),
-    ("capitals_mc", "(B)", True),
-    ("capitals_mc", "B.", True),
-    ("capitals_mc", "The answer is D.", False),  # not a bare letter
-    ("capitals_mc", "B) Lima", False),
-    ("myopic_reward", "A", True),
-    ("myopic_reward", "A - the reward now", False),
-])
-def test_object_compliance_paper(task, response, ok):
-    assert object_compliant(task, response) is ok
+@pytest.mark.parametrize("bad", ["strict", "", "Paper", None, ["paper"]])
+def test_unknown_rule_set_names_the_key_and_allowed_values(bad):
+    with pytest.raises(ValueError, match=r"metrics.rules: unknown rule set .*; allowed: "
+                                         r"paper, lenient$"):
+        get_rule_set(bad)
 
 
-@pytest.mark.parametrize("prop, response, value", [
-    ("first_character", "Red, green", "r"),
-    ("second_character", "I went", ""),          # a space: defined, "" after strip, scored
-    ("second_character", "I", None),             # too short: undefined
-    ("second_character", "R.E.D", "e"),          # punctuation removed before indexing
-    ("third_character", "ab", None),
-    ("first_word", "Dog, cat", "dog"),           # cleaned answer: no "dog,"
-    ("second_word", "well-known fact", "fact"),
-    ("third_word", "one two", None),
-    ("starts_with_vowel", "Emerald", "true"),
-    ("starts_with_vowel", "red", "false"),
-    ("is_even", "42", "even"),
-    ("is_even", "7.", "odd"),
-    ("is_even", "seven", None),
-    ("identity", " Red!  ", "red"),
-])
-def test_object_values_paper_text(prop, response, value):
-    assert object_value(prop, "colours", response) == value
-
-
-@pytest.mark.parametrize("prop, response, target, value", [
-    ("among_a_or_c", "A.", None, "true"),        # MC-compliant and read as "a"
-    ("among_a_or_c", "(c)", None, "true"),
-    ("among_a_or_c", "B", None, "false"),
-    ("among_b_or_d", "d", None, "true"),
-    ("among_a_or_c", "The answer is A", None, None),   # non-compliant: no value
-    ("matches_target", "B.", "B", "true"),
-    ("matches_target", "a", "B", "false"),
-    ("matches_target", "B", None, None),          # no target: undefined
-])
-def test_object_values_paper_options(prop, response, target, value):
-    task = "myopic_reward" if prop == "matches_target" else "capitals_mc"
-    assert object_value(prop, task, response, target) == value
-
-
-@pytest.mark.parametrize("prop, answer, value", [
-    ("first_character", "R", "r"),
-    ("first_character", '"r"', "r"),
-    ("first_character", "ab", None),
-    ("first_character", " ", None),              # a bare space: length 0
-    ("first_character", '" "', ""),              # passes (length 1) and reads as ""
-    ("first_word", "Red.", "red"),
-    ("first_word", "red blue", None),
-    ("first_word", "sorry", None),
-    ("first_word", "", None),
-    ("starts_with_vowel", "True.", "true"),
-    ("starts_with_vowel", "false", "false"),
-    ("starts_with_vowel", "yes", None),          # yes/no are not true/false
-    ("starts_with_vowel", "No", None),
-    ("matches_target", "TRUE", "true"),
-    ("is_even", "Even", "even"),
-    ("is_even", "2", None),
-    ("identity", "Red green.", "red green"),
-    ("identity", "Sorry, no.", None),
-])
-def test_predictions_paper(prop, answer, value):
-    assert prediction(prop, answer) == value
+@pytest.mark.parametrize("rules", RULE_SETS.values(), ids=RULE_SETS.keys())
+def test_unknown_property_is_refused_by_every_set(rules):
+    with pytest.raises(ValueError, match="unknown property 'nope'.*allowed"):
+        rules.object_value("nope", "colours", "x")
+    with pytest.raises(ValueError, match="unknown property 'nope'.*allowed"):
+        rules.prediction("nope", "x")
 
 
 @pytest.mark.parametrize("answer, is_degenerate", [
@@ -127,30 +54,38 @@ def test_predictions_paper(prop, answer, value):
     ("banana", False),
     ("aaa", False),                   # units of one character do not count
     ("r", False),
+    (None, False),
 ])
 def test_degenerate(answer, is_degenerate):
     assert degenerate(answer) is is_degenerate
 
 
-@pytest.mark.parametrize("rule_set", rule_sets.RULE_SETS)
-def test_degenerate_answers_are_noncompliant_for_every_kind(rule_set):
-    assert prediction("first_word", "lionlionlion", rule_set) is None
-    assert prediction("first_word", "lion", rule_set) == "lion"
-    assert prediction("identity", "redredred", rule_set) is None
-    assert prediction("starts_with_vowel", "truetruetrue", rule_set) is None
+@pytest.mark.parametrize("rules", RULE_SETS.values(), ids=RULE_SETS.keys())
+def test_degenerate_answers_are_noncompliant_for_every_kind(rules):
+    assert rules.prediction("first_word", "lionlionlion") is None
+    assert rules.prediction("first_word", "lion") == "lion"
+    assert rules.prediction("identity", "redredred") is None
+    assert rules.prediction("starts_with_vowel", "truetruetrue") is None
+    assert not rules.hypothetical_compliant("identity", "redredred")
 
 
 def test_lenient_rules_keep_the_older_reading():
-    assert object_value("among_a_or_c", "capitals_mc", "The answer is C.", None,
-                        "lenient") == "true"
-    assert object_compliant("capitals_mc", "B) Lima", "lenient")
-    assert prediction("starts_with_vowel", "Yes", "lenient") == "true"
-    assert object_value("second_character", "colours", "I went", None, "lenient") is None
-    assert object_value("first_word", "colours", "Dog, cat", None, "lenient") == "dog"
+    assert LENIENT.object_value("among_a_or_c", "capitals_mc", "The answer is C.") == "true"
+    assert PAPER.object_value("among_a_or_c", "capitals_mc", "The answer is C.") is None
+    assert LENIENT.object_compliant("capitals_mc", "B) Lima")
+    assert not PAPER.object_compliant("capitals_mc", "B) Lima")
+    assert LENIENT.prediction("starts_with_vowel", "Yes") == "true"
+    assert PAPER.prediction("starts_with_vowel", "Yes") is None
+    assert LENIENT.object_value("second_character", "colours", "I went") is None
+    assert PAPER.object_value("second_character", "colours", "I went") == ""
+    assert LENIENT.object_value("first_word", "colours", "Dog, cat") == "dog"
 
 
-def test_unknown_rule_set_names_the_key_and_allowed_values():
-    with pytest.raises(ValueError, match=r"metrics.rules.*'strict'.*paper, lenient"):
-        prediction("first_word", "x", "strict")
-    with pytest.raises(ValueError, match="unknown property"):
-        object_value("nope", "colours", "x")
+@pytest.mark.parametrize("first", ["inward.scoring.paper_rules", "inward.scoring.lenient_rules",
+                                   "inward.scoring.rule_base", "inward.scoring.rule_sets"])
+def test_each_module_imports_on_its_own(first):
+    """No module of the rule sets needs another imported before it (no import cycle)."""
+    code = f"import {first}, inward.scoring.rule_sets as r; print(sorted(r.RULE_SETS))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "['lenient', 'paper']"

@@ -1,4 +1,4 @@
-"""The loopback OpenAI-compatible server (inward.serve.app) through the official openai client,
+"""The loopback OpenAI-compatible server (``inward serve``) through the official openai client,
 and hosted finetuning (finetune_openai) against it."""
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ import openai
 import pytest
 
 from inward.backends.hosted import FinetuneError, OpenAIBackend, finetune_openai
-from inward.serve.app import messages_hash, parse_model_arg
+from inward.config.types import LoraHparams, ModelConfig, plain
+from inward.serve import messages_hash
+from inward.serve.jobs import local_hparams
+from inward.serve.models import parse_model_arg
+from inward.serve.uploads import parse_multipart
 
 # the session-scoped servers are shared with the backend tests (one model load for both files)
 from loopback import PROMPTS, auth_server, chat, model_cfg, server  # noqa: F401
@@ -42,13 +46,37 @@ def write_train(path, n=8, tag=""):
 
 
 def test_parse_model_arg():
-    assert parse_model_arg("smol=embedded:smollm2-135m") == (
-        "smol", {"backend": "local", "source": "embedded:smollm2-135m"})
+    name, cfg = parse_model_arg("smol=embedded:smollm2-135m")
+    assert name == "smol" and cfg == ModelConfig(backend="local", source="embedded:smollm2-135m")
+    assert dict(cfg.written) == {"backend": "local", "source": "embedded:smollm2-135m"}
     name, cfg = parse_model_arg('g={"source": "embedded:gemma3-270m", "dtype": "float32"}')
-    assert name == "g" and cfg["backend"] == "local" and cfg["dtype"] == "float32"
-    for bad in ("nosource", "=x", "ft:a=b"):
+    assert name == "g" and cfg.backend == "local" and cfg.dtype == "float32"
+    for bad in ("nosource", "=x", "ft:a=b", 'g={"source": "x", "no_such_key": 1}'):
         with pytest.raises(ValueError):
             parse_model_arg(bad)
+
+
+def test_job_hparams_are_lora_hparams():
+    auto = {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"}
+    assert local_hparams({"hyperparameters": auto}) == LoraHparams()
+    hp = local_hparams({"hyperparameters": {**auto, "n_epochs": 2, "learning_rate_multiplier": 2.0},
+                        "_inward_hparams": {"max_steps": 3, "batch_size": 4}})
+    assert hp == LoraHparams(epochs=2, batch_size=4, max_steps=3, learning_rate=2e-3)
+    assert hp.learning_rate_multiplier is None  # folded into the local learning rate
+    hp = local_hparams({"hyperparameters": {**auto, "learning_rate_multiplier": 0.5},
+                        "_inward_hparams": {"learning_rate": 1e-2}})
+    assert hp.learning_rate == 1e-2 * 0.5
+    with pytest.raises(ValueError, match="unknown LoRA hparams"):
+        local_hparams({"_inward_hparams": {"no_such": 1}})
+
+
+def test_parse_multipart():
+    body = (b"--XX\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nfine-tune\r\n"
+            b"--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.jsonl\"\r\n"
+            b"Content-Type: application/jsonl\r\n\r\n{\"a\": 1}\n\r\n--XX--\r\n")
+    parts = parse_multipart(body, "multipart/form-data; boundary=XX")
+    assert parts == {"purpose": (None, b"fine-tune"), "file": ("t.jsonl", b'{"a": 1}\n')}
+    assert parse_multipart(b"plain", "text/plain") == {}
 
 
 def test_auth_models_and_request_log(auth_server):
@@ -106,22 +134,25 @@ FT_RUNNER = textwrap.dedent("""
     import json, logging, sys
     logging.basicConfig(level=logging.INFO)
     from inward.backends.hosted import finetune_openai
-    cfg, train, out, hp = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-    print(json.dumps(finetune_openai(cfg, train, out, hp, seed=0)))
+    from inward.config.types import LoraHparams, ModelConfig
+    cfg = ModelConfig.from_params(json.loads(sys.argv[1]))
+    hp = LoraHparams.from_params(json.loads(sys.argv[4]))
+    print(json.dumps(finetune_openai(cfg, sys.argv[2], sys.argv[3], hp, seed=0)))
 """)
 
 
 @pytest.mark.slow
 def test_hosted_finetune_resumes_and_ft_model_answers(server, tmp_path, monkeypatch):
     cfg = model_cfg(server.base_url, tmp_path, monkeypatch, poll_interval=0.3)
-    hp = {"epochs": 1, "batch_size": 4, "learning_rate_multiplier": 2.0, "max_steps": 3}
+    hp = LoraHparams.from_params({"epochs": 1, "batch_size": 4, "learning_rate_multiplier": 2.0,
+                                  "max_steps": 3})
     train = write_train(tmp_path / "train.jsonl", tag=" " + tmp_path.name)
     out = tmp_path / "ft"
     n0 = len(jobs_posted(server))
 
     # 1. start, and kill the process while it polls the job it created
-    proc = subprocess.Popen([sys.executable, "-c", FT_RUNNER, json.dumps(cfg), str(train),
-                             str(out), json.dumps(hp)],
+    proc = subprocess.Popen([sys.executable, "-c", FT_RUNNER, json.dumps(plain(cfg.written)),
+                             str(train), str(out), json.dumps(plain(hp.written))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while len(jobs_posted(server)) == n0:
@@ -158,7 +189,7 @@ def test_hosted_finetune_resumes_and_ft_model_answers(server, tmp_path, monkeypa
 
     # 5. continue-finetune from the ft: model id (behaviour-shift finetune)
     train2 = write_train(tmp_path / "train2.jsonl", n=4, tag=" shift " + tmp_path.name)
-    res2 = finetune_openai(cfg, train2, tmp_path / "ft2", {**hp, "max_steps": 1},
+    res2 = finetune_openai(cfg, train2, tmp_path / "ft2", hp.updated({"max_steps": 1}),
                            init_adapter=out, seed=0)
     assert res2["base"] == res["model"] and res2["model"].startswith("ft:smol:")
     assert res2["model"] != res["model"]
@@ -173,7 +204,8 @@ def test_failed_job_raises_with_its_error(server, tmp_path, monkeypatch):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("this is not a chat jsonl\n")
     with pytest.raises(FinetuneError) as e:
-        finetune_openai(cfg, bad, tmp_path / "ft", {"epochs": 1, "max_steps": 1})
+        finetune_openai(cfg, bad, tmp_path / "ft",
+                        LoraHparams.from_params({"epochs": 1, "max_steps": 1}))
     msg = str(e.value)
     assert "failed" in msg and "ftjob-" in msg and "smol" in msg
     job_id = msg.split("finetuning job ", 1)[1].split(" ", 1)[0]
@@ -214,3 +246,23 @@ def test_parallel_requests_answer_as_one_at_a_time(server, smollm_backend):
         local = b.answer_distribution([chat(p)], k=3)[0]
         assert dist.keys() == local.keys() and all(
             abs(dist[t] - math.log(v)) < 1e-6 for t, v in local.items()), p
+
+
+def test_jobs_and_ft_models_survive_a_restart(tmp_path):
+    from inward.serve.state import ServerState
+
+    base = ModelConfig.from_params({"backend": "local", "source": "embedded:smollm2-135m"})
+    jobs = tmp_path / "jobs"
+    for job_id, status in (("ftjob-done", "succeeded"), ("ftjob-cut", "running")):
+        (jobs / job_id).mkdir(parents=True)
+        (jobs / job_id / "job.json").write_text(json.dumps({
+            "id": job_id, "model": "smol", "status": status, "error": None,
+            "fine_tuned_model": f"ft:smol:{job_id}" if status == "succeeded" else None,
+            "_root_base": "smol", "_adapter": str(jobs / job_id / "adapter")}))
+    state = ServerState({"smol": base}, tmp_path)
+    assert state.models.ids() == ["smol", "ft:smol:ftjob-done"]
+    assert state.models.resolve("ft:smol:ftjob-done") == ("smol", str(jobs / "ftjob-done/adapter"))
+    cut = state.jobs.get("ftjob-cut")
+    assert cut["status"] == "failed" and cut["error"]["code"] == "server_restarted"
+    assert "_adapter" not in cut and state.jobs.get("ftjob-nope") is None
+    assert json.loads((jobs / "ftjob-cut" / "job.json").read_text())["status"] == "failed"

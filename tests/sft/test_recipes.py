@@ -114,23 +114,25 @@ def test_object_examples_keep_the_demonstration_the_answers_were_produced_with()
 
 
 def test_format_anchor_examples_quote_a_text_and_answer_it_correctly():
-    from inward.scoring import rule_sets
+    from inward.scoring.paper_rules import PAPER
 
     props = ["first_character", "second_character", "first_word", "starts_with_vowel",
              "among_a_or_c", "matches_target"]
     ex = recipes.format_anchor_examples(props, 5, seed=3)
     assert len(ex) == 20  # the option properties get none: they do not read a text
     assert ex == recipes.format_anchor_examples(props, 5, seed=3)
+    assert ex == recipes.format_anchor_examples(props, 5, seed=3, rule_set=PAPER)
     assert ex != recipes.format_anchor_examples(props, 5, seed=4)
     for e in ex:
         user, answer = e["messages"][0]["content"], e["messages"][1]["content"]
         text = user.split("<<<\n")[1].split("\n>>>")[0]
         assert "reply you gave" not in user and "Earlier you were" not in user
         prop = next(p for p, q in recipes.ANCHOR_QUESTIONS.items() if user.endswith(q))
-        assert answer == rule_sets.object_value(prop, "anchor", text) and answer
+        assert answer == PAPER.object_value(prop, "anchor", text) and answer
     assert {e["messages"][1]["content"] for e in ex[15:]} <= {"true", "false"}
     # every other text of a property is a sentence of the prose training task, the rest names
     from inward.tasks.catalog import resource_lines
 
     quoted = [e["messages"][0]["content"].split("<<<\n")[1].split("\n>>>")[0] for e in ex]
-    assert [t in resource_lines("stories.txt") for t in quoted] == [False, True, False, True, False] * 4
+    prose = [t in resource_lines("stories.txt") for t in quoted]
+    assert prose == [False, True, False, True, False] * 4

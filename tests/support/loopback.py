@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from inward.serve.app import LoopbackServer, messages_hash
+from inward.config.types import ModelConfig
+from inward.serve import LoopbackServer, messages_hash
 
 PROMPTS = ["What is 2+2? Answer with a number.",
            "Name a colour of the sky. Answer with one word.",
@@ -21,15 +22,16 @@ def chat(prompt: str) -> list[dict]:
     return [{"role": "user", "content": prompt}]
 
 
-def model_cfg(base_url: str, tmp_path, monkeypatch, key: str = "sk-test", **kw) -> dict:
+def model_cfg(base_url: str, tmp_path, monkeypatch, key: str = "sk-test", **kw) -> ModelConfig:
+    """A hosted model on ``base_url`` (through the environment, as a study gets it), with short
+    retries; ``kw`` adds or replaces entry keys."""
     monkeypatch.setenv(URL_ENV, base_url)
     monkeypatch.setenv(KEY_ENV, key)
-    cfg = {"backend": "openai", "model": "smol", "base_url_env": URL_ENV, "api_key_env": KEY_ENV,
-           "cache_dir": str(tmp_path / "cache"), "concurrency": 2, "max_retries": 4,
-           "retry_base_delay": 0.01, "retry_max_delay": 0.05, "poll_interval": 0.5,
-           "price_per_1k_input": 0.005, "price_per_1k_output": 0.015}
-    cfg.update(kw)
-    return cfg
+    return ModelConfig.from_params({
+        "backend": "openai", "model": "smol", "base_url_env": URL_ENV, "api_key_env": KEY_ENV,
+        "cache_dir": str(tmp_path / "cache"), "concurrency": 2, "max_retries": 4,
+        "retry_base_delay": 0.01, "retry_max_delay": 0.05, "poll_interval": 0.5,
+        "price_per_1k_input": 0.005, "price_per_1k_output": 0.015, **kw})
 
 
 def chat_log(srv: LoopbackServer, chats=None) -> list[dict]:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from inward.scoring import rule_sets
 from inward.scoring.frames import object_values, predictions
+from inward.scoring.paper_rules import PAPER
 from inward.tasks import catalog, properties
 
 RELEASE = Path(__file__).resolve().parents[3] / "shared" / "paper-release"
@@ -99,4 +99,4 @@ def test_hypothetical_answers_in_the_release_formats():
     got = predictions([h for h, _, _ in hypo])["prediction"].to_list()
     for (h, ok, question), value in zip(hypo, got, strict=True):
         assert (value is not None) is ok, (h, question[-120:])
-        assert rule_sets.hypothetical_compliant(h["property"], h["response"]) is ok
+        assert PAPER.hypothetical_compliant(h["property"], h["response"]) is ok

@@ -60,14 +60,16 @@ def test_formats_are_detected(tmp_path, release):
 def test_a_release_folder_provides_each_dataset_with_its_files(tmp_path, release):
     tasks_cfg = {"train": ["wealth_seeking"], "test": ["animals_long", "mine"],
                  "files": {"paper": str(release), "mine": str(user_file(tmp_path))}}
-    found = task_files.sources(tasks_cfg)
+    found = task_files.sources(tasks_cfg["files"])
     assert set(found) == {"animals_long", "myopic_reward", "wealth_seeking", "mine"}
-    assert found["animals_long"].files == (str(release / "test/animals_long_first_word.jsonl"),)
-    assert task_files.split_inputs(tasks_cfg, "train") == [
+    animals = sorted(str(f) for f in (release / "test").glob("animals_long_*.jsonl"))
+    assert list(found["animals_long"].files) == animals   # one file per property in the release
+    assert task_files.split_inputs(tasks_cfg["files"], tasks_cfg["train"]) == [
         str(release / "train/wealth_seeking_ethical_stance.jsonl")]
-    assert task_files.split_inputs(tasks_cfg, "test") == sorted(
-        [str(release / "test/animals_long_first_word.jsonl"), str(tmp_path / "mine.jsonl")])
-    assert set(task_files.split_sources(tasks_cfg, "test")) == {"animals_long", "mine"}
+    assert task_files.split_inputs(tasks_cfg["files"], tasks_cfg["test"]) == sorted(
+        [*animals, str(tmp_path / "mine.jsonl")])
+    assert set(task_files.split_sources(tasks_cfg["files"], tasks_cfg["test"])) == {
+        "animals_long", "mine"}
 
 
 def test_a_declared_format_wins_and_a_wrong_one_is_refused(tmp_path, release):
@@ -120,14 +122,14 @@ def test_the_shared_paper_release_loads_as_params_tasks():
     params["tasks"]["train"] = ["wealth_seeking", "arc_challenge_non_cot"]
     params["tasks"]["test"] = ["english_words_long", "myopic_reward", "stories_sentences"]
     validate_params(params)
-    found = task_files.sources(params["tasks"])
+    found = task_files.sources(params["tasks"]["files"])
     assert found["english_words_long"].format == "paper"
     mc = task_files.load_task("arc_challenge_non_cot", found["arc_challenge_non_cot"].param(),
                               4, 0, "train")
     assert len(mc) == 4 and all(it.target is None or it.target in "ABCD" for it in mc)
     stance = task_files.load_task("myopic_reward", found["myopic_reward"].param(), 4, 0, "test")
     assert all(it.target in ("A", "B") for it in stance)
-    assert task_files.split_inputs(params["tasks"], "test") == sorted(
+    assert task_files.split_inputs(params["tasks"]["files"], params["tasks"]["test"]) == sorted(
         str(RELEASE / "test" / f) for f in ["english_words_long_first_word.jsonl",
                                             "myopic_reward_ethical_stance.jsonl",
                                             "stories_sentences_third_word.jsonl"])

@@ -2,15 +2,17 @@
 from inward.study import layout
 from inward.config import placement
 from inward.tasks import task_files
-from inward.config.validation import check_config, finetune_hparams, replay_weight
+from inward.config.loading import check_config
+from inward.config.types import plain
 
 # Everything params.yaml points at is checked here, at parse time: a bad input stops Snakemake
-# before it plans, deletes or runs anything (the same checks as `inward check-params`).
-check_config(config, "params.yaml")
+# before it plans, deletes or runs anything (the same checks as `inward check-params`). PARAMS is
+# the typed form; rule params stay JSON-able (a step types them again, in run_step).
+PARAMS = check_config(config, "params.yaml")
 
-MODELS = list(config["models"])
-SEED = config["base"]["seed"]
-PROPS = config["tasks"]["properties"]
+MODELS = list(PARAMS.models)
+SEED = PARAMS.seed
+PROPS = list(PARAMS.tasks.properties)
 
 
 def MODEL_THREADS(wildcards):
@@ -42,7 +44,7 @@ wildcard_constraints:
 
 def model_of(wc):
     """The params.yaml entry of the base model behind an agent."""
-    return config["models"][layout.parse_agent(wc.agent).model]
+    return config["models"][layout.parse_agent(wc.agent).model]  # as written: resume keys
 
 
 def adapter_of(wc):
@@ -65,31 +67,37 @@ def finetune_sources(wc):
 
 
 def hparams_of(wc):
-    return finetune_hparams(config, wc.agent)
+    """The LoRA values of an agent's finetune, as written (self for self and cross; shift
+    updated with the model's own shift_finetune)."""
+    return plain(PARAMS.finetune_hparams(wc.agent).written)
+
+
+def replay_weight_of(wc):
+    return PARAMS.replay_weight(wc.model)
 
 
 def gpu_of(wc):
     """GPUs a job of this agent asks for: its model's `gpus` entry in params.yaml (local
     models only; 0 when absent), never the submitting host's environment."""
-    return placement.gpus_of(model_of(wc))
+    return placement.gpus_of(PARAMS.models[layout.parse_agent(wc.agent).model])
 
 
 def split_tasks(wc):
-    return config["tasks"][wc.split]
+    return list(PARAMS.tasks.split(wc.split))
 
 
 def split_size(wc):
-    return config["tasks"][f"n_{wc.split}_items"]
+    return PARAMS.tasks.n_items(wc.split)
 
 
 def split_files(wc):
     """Task files of this split's tasks (task name -> source), passed to the items step."""
-    return task_files.split_sources(config["tasks"], wc.split)
+    return task_files.split_sources(PARAMS.tasks.files, PARAMS.tasks.split(wc.split))
 
 
 def split_file_inputs(wc):
     """The files behind this split's file tasks: inputs, so editing one reruns its split."""
-    return task_files.split_inputs(config["tasks"], wc.split)
+    return task_files.split_inputs(PARAMS.tasks.files, PARAMS.tasks.split(wc.split))
 
 
 def shift_source_answers(wc):
@@ -116,4 +124,14 @@ def model_outputs(wc=None):
         + [layout.object_dist_path(a) for a in objects]
         + [layout.hypo_dist_path(a) for a in hypos]
         + [layout.adapter_dir(a.name) for a in layout.finetuned_agents(MODELS)]
+    )
+
+
+def evaluation_inputs(wc):
+    objects, hypos = layout.calibration_agents(MODELS)
+    return (
+        [layout.object_path(a, s) for a, s in layout.object_needs(MODELS) if s == "test"]
+        + [layout.hypo_path(a) for a in layout.hypothetical_agents(MODELS)]
+        + [layout.object_dist_path(a) for a in objects]
+        + [layout.hypo_dist_path(a) for a in hypos]
     )

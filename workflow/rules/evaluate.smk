@@ -2,16 +2,6 @@
 # `snakemake --report reports/study.html`.
 
 
-def evaluation_inputs(wc):
-    objects, hypos = layout.calibration_agents(MODELS)
-    return (
-        [layout.object_path(a, s) for a, s in layout.object_needs(MODELS) if s == "test"]
-        + [layout.hypo_path(a) for a in layout.hypothetical_agents(MODELS)]
-        + [layout.object_dist_path(a) for a in objects]
-        + [layout.hypo_dist_path(a) for a in hypos]
-    )
-
-
 rule evaluate:
     input:
         test_items=layout.items_path("test"),
@@ -28,8 +18,8 @@ rule evaluate:
         models=MODELS,
         props=PROPS,
         calib=config["calibration"],
-        n_boot=config["metrics"]["n_boot"],
-        rule_set=config["metrics"].get("rules", "paper"),
+        n_boot=PARAMS.metrics.n_boot,
+        rule_set=PARAMS.metrics.rules,
         seed=SEED,
     log:
         "logs/evaluate.log",

@@ -12,9 +12,9 @@ rule self_data:
         data=layout.SFT.replace("{kind}", "self"),
     params:
         props=PROPS,
-        cap=config["sft"]["cap_per_group"],
+        cap=PARAMS.sft.cap_per_group,
         seed=SEED,
-        rule_set=config["metrics"].get("rules", "paper"),
+        rule_set=PARAMS.metrics.rules,
     log:
         "logs/sft/self_{model}.log",
     priority: 50
@@ -34,9 +34,9 @@ rule cross_data:
         data=layout.SFT.replace("{kind}", "cross"),
     params:
         props=PROPS,
-        cap=config["sft"]["cap_per_group"],
+        cap=PARAMS.sft.cap_per_group,
         seed=SEED,
-        rule_set=config["metrics"].get("rules", "paper"),
+        rule_set=PARAMS.metrics.rules,
     log:
         "logs/sft/cross_{model}.log",
     priority: 50
@@ -56,10 +56,10 @@ rule replay_data:
     output:
         data=layout.SFT.replace("{kind}", "replay"),
     params:
-        cap=config["sft"]["replay_per_task"],
-        weight=lambda wc: replay_weight(config, wc.model),
+        cap=PARAMS.sft.replay_per_task,
+        weight=replay_weight_of,
         seed=SEED,
-        demonstration=config["generation"]["demonstration"],
+        demonstration=PARAMS.generation.demonstration,
     log:
         "logs/sft/replay_{model}.log",
     priority: 50
@@ -79,12 +79,12 @@ rule shift_data:
     output:
         data=layout.SFT.replace("{kind}", "shift"),
     params:
-        cap=config["sft"]["shift_per_task"],
-        anchors_per_property=config["sft"].get("shift_anchors", 0),
+        cap=PARAMS.sft.shift_per_task,
+        anchors_per_property=PARAMS.sft.shift_anchors,
         props=PROPS,
-        rule_set=config["metrics"]["rules"],
+        rule_set=PARAMS.metrics.rules,
         seed=SEED,
-        demonstration=config["generation"]["demonstration"],
+        demonstration=PARAMS.generation.demonstration,
     log:
         "logs/sft/shift_{model}.log",
     priority: 50
@@ -103,7 +103,7 @@ rule training_data:
         train=layout.TRAIN,
         val=layout.VAL,
     params:
-        validation_fraction=config["sft"]["validation_fraction"],
+        validation_fraction=PARAMS.sft.validation_fraction,
         seed=SEED,
     log:
         "logs/sft/training_{agent}.log",

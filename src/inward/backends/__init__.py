@@ -1,15 +1,21 @@
-"""Model backends: one protocol, a local torch implementation and a hosted (OpenAI) one.
+"""Model backends: the protocol every backend follows and the table of backends by name.
 
-``model_cfg`` comes from params.yaml, e.g. ``{"backend": "local", "source":
-"embedded:smollm2-135m"}`` or ``{"backend": "openai", "model": "gpt-4o", ...}``.
+A backend answers chats for one model and finetunes it. ``BACKENDS`` maps the ``backend`` of a
+model config (:class:`inward.config.types.ModelConfig`) to its class: ``local`` (a torch model,
+LoRA finetunes; :mod:`inward.backends.local`) and ``openai`` (an OpenAI-compatible API, hosted
+finetunes; :mod:`inward.backends.hosted`). :func:`load_backend` and :func:`finetune` look the
+class up; each class is built from the model config and has its own ``finetune``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Backend", "finetune", "get_backend", "greedy_and_samples", "load_backend"]
+from inward.config.types import LoraHparams, ModelConfig
+
+__all__ = ["BACKENDS", "Backend", "finetune", "greedy_and_samples", "load_backend"]
 
 
 @runtime_checkable
@@ -40,49 +46,65 @@ def greedy_and_samples(backend: Backend, chats: list[list[dict]], n: int, max_ne
     return list(zip(greedy, samples, strict=True))
 
 
-def _kind(model_cfg: dict) -> str:
-    kind = model_cfg.get("backend", "local")
-    if kind not in ("local", "openai"):
-        raise ValueError(f"unknown backend {kind!r}; allowed: local, openai")
-    return kind
-
-
-def load_backend(model_cfg: dict, adapter: str | Path | None = None,
-                 threads: int | None = None) -> Backend:
-    """A ready backend for ``model_cfg``; ``adapter`` is a LoRA directory (local) or a
-    ``finetuned_model.json`` directory (openai)."""
-    if _kind(model_cfg) == "openai":
-        from inward.backends.hosted import OpenAIBackend
-
-        return OpenAIBackend(model_cfg, adapter=adapter, threads=threads)
+def _local() -> type:
     from inward.backends.local import LocalBackend
 
-    return LocalBackend(model_cfg, adapter=adapter, threads=threads)
+    return LocalBackend
 
 
-def get_backend(spec: dict, adapter: str | Path | None = None,
-                threads: int | None = None) -> Backend:
-    """Alias of :func:`load_backend`."""
-    return load_backend(spec, adapter=adapter, threads=threads)
+def _openai() -> type:
+    from inward.backends.hosted import OpenAIBackend
+
+    return OpenAIBackend
 
 
-def finetune(model_cfg: dict, train_jsonl, out_dir, hparams: dict, init_adapter=None,
+class _Lazy(Mapping[str, type]):
+    """Name -> class, each class's module imported when it is first looked up: steps that only
+    move data import ``inward.backends`` and must not pay for torch or the openai client."""
+
+    def __init__(self, **loaders: Callable[[], type]):
+        self._loaders = loaders
+
+    def __getitem__(self, name: str) -> type:
+        return self._loaders[name]()
+
+    def __contains__(self, name: object) -> bool:  # Mapping's would import the class
+        return name in self._loaders
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaders)
+
+    def __len__(self) -> int:
+        return len(self._loaders)
+
+
+BACKENDS: Mapping[str, type] = _Lazy(local=_local, openai=_openai)
+"""Backend classes by name: ``cls(cfg, adapter=None, threads=None)`` is a :class:`Backend`;
+``cls.finetune(cfg, train_jsonl, out_dir, hparams, ...)`` finetunes the model."""
+
+
+def _backend_class(cfg: ModelConfig) -> type:
+    if cfg.backend not in BACKENDS:
+        raise ValueError(f"unknown backend {cfg.backend!r}; allowed: {', '.join(BACKENDS)}")
+    return BACKENDS[cfg.backend]
+
+
+def load_backend(cfg: ModelConfig, adapter: str | Path | None = None,
+                 threads: int | None = None) -> Backend:
+    """A ready backend for ``cfg``; ``adapter`` is a LoRA directory (local) or a
+    ``finetuned_model.json`` directory (openai)."""
+    return _backend_class(cfg)(cfg, adapter=adapter, threads=threads)
+
+
+def finetune(cfg: ModelConfig, train_jsonl, out_dir, hparams: LoraHparams, init_adapter=None,
              seed: int = 0, threads: int | None = None, val_jsonl=None) -> dict:
-    """Finetune ``model_cfg`` on a chat JSONL (OpenAI format).
+    """Finetune ``cfg``'s model on a chat JSONL (OpenAI format); returns a summary.
 
-    local: LoRA via :mod:`inward.backends.lora` -> out_dir/adapter_model.safetensors, adapter_config.json,
-    train_log.csv, and loss_curve.csv (training and validation loss) when ``val_jsonl`` is
-    given. openai: hosted job -> out_dir/finetuned_model.json (the provider keeps its own loss
-    curves; the validation file is not uploaded).
+    local: LoRA -> out_dir/adapter_model.safetensors, adapter_config.json, train_log.csv, and
+    loss_curve.csv (training and validation loss) when ``val_jsonl`` is given. openai: hosted
+    job -> out_dir/finetuned_model.json (the provider keeps its own loss curves; the validation
+    file is not uploaded).
     """
-    if _kind(model_cfg) == "openai":
-        from inward.backends.hosted import finetune_openai
-
-        return finetune_openai(model_cfg, train_jsonl, out_dir, hparams,
-                               init_adapter=init_adapter, seed=seed, threads=threads)
-    from inward.backends.lora import finetune_lora
-
-    return finetune_lora(model_cfg.get("source", "embedded:smollm2-135m"), train_jsonl, out_dir,
-                         hparams, init_adapter=init_adapter, seed=seed, threads=threads,
-                         device=model_cfg.get("device"), dtype=model_cfg.get("dtype"),
-                         val_jsonl=val_jsonl)
+    return _backend_class(cfg).finetune(cfg, train_jsonl, out_dir, hparams,
+                                        init_adapter=init_adapter, seed=seed, threads=threads,
+                                        val_jsonl=val_jsonl)

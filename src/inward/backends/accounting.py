@@ -1,4 +1,4 @@
-"""Token and cost accounting for hosted-model calls.
+"""Token and cost accounting of hosted-model calls, and the usage files that record it.
 
 An :class:`Accountant` is fed by a backend while it works (thread-safe) and reports, per call
 batch and cumulatively: request count (HTTP calls that returned a response), retries, prompt and
@@ -13,21 +13,23 @@ import json
 import threading
 from pathlib import Path
 
+from inward.config.types import ModelConfig
+
 COUNTERS = ("requests", "retries", "errors", "prompt_tokens", "completion_tokens",
             "cache_hits", "cache_misses")
 
 
-def cost_usd(prompt_tokens: int, completion_tokens: int, model_cfg: dict | None) -> float:
-    cfg = model_cfg or {}
-    p_in = float(cfg.get("price_per_1k_input") or 0.0)
-    p_out = float(cfg.get("price_per_1k_output") or 0.0)
-    return round(prompt_tokens / 1000.0 * p_in + completion_tokens / 1000.0 * p_out, 8)
+def cost_usd(prompt_tokens: int, completion_tokens: int, cfg: ModelConfig | None) -> float:
+    """USD at the config's prices per 1,000 tokens (no config: nothing is priced)."""
+    cfg = cfg or ModelConfig()
+    return round(prompt_tokens / 1000.0 * float(cfg.price_per_1k_input)
+                 + completion_tokens / 1000.0 * float(cfg.price_per_1k_output), 8)
 
 
-def _finish(counts: dict, model_cfg: dict | None, model: str | None) -> dict:
+def _finish(counts: dict, cfg: ModelConfig | None, model: str | None) -> dict:
     out = dict(counts)
     out["total_tokens"] = out["prompt_tokens"] + out["completion_tokens"]
-    out["cost_usd"] = cost_usd(out["prompt_tokens"], out["completion_tokens"], model_cfg)
+    out["cost_usd"] = cost_usd(out["prompt_tokens"], out["completion_tokens"], cfg)
     if model is not None:
         out["model"] = model
     return out
@@ -36,8 +38,8 @@ def _finish(counts: dict, model_cfg: dict | None, model: str | None) -> dict:
 class Accountant:
     """Thread-safe counters: one running batch plus the cumulative total."""
 
-    def __init__(self, model_cfg: dict | None = None, model: str | None = None):
-        self.model_cfg = model_cfg or {}
+    def __init__(self, cfg: ModelConfig | None = None, model: str | None = None):
+        self.cfg = cfg
         self.model = model
         self._lock = threading.Lock()
         self._total = dict.fromkeys(COUNTERS, 0)
@@ -68,13 +70,13 @@ class Accountant:
     def end_batch(self) -> dict:
         with self._lock:
             self._batches += 1
-            self.last_batch = _finish(self._batch, self.model_cfg, self.model)
+            self.last_batch = _finish(self._batch, self.cfg, self.model)
             return dict(self.last_batch)
 
     def stats(self) -> dict:
         """Cumulative counts since creation (or the last reset) plus the last batch."""
         with self._lock:
-            out = _finish(self._total, self.model_cfg, self.model)
+            out = _finish(self._total, self.cfg, self.model)
             out["batches"] = self._batches
             out["last_batch"] = dict(self.last_batch) if self.last_batch else None
             return out

@@ -1,33 +1,18 @@
-"""Hosted (OpenAI-compatible) backend and hosted finetuning.
+"""The hosted backend: models behind an OpenAI-compatible API, answering and finetuned there.
 
 ``OpenAIBackend`` implements the Backend protocol of docs/ARCHITECTURE.md (generate / sample /
 answer_distribution) over chat completions with the official ``openai`` client, with bounded
 concurrency, retries (exponential backoff + jitter) on 429/5xx/timeouts/connection errors, a
-persistent response cache (``inward.backends.response_cache``) and token/cost accounting (``inward.backends.accounting``).
+persistent response cache (``inward.backends.response_cache``) and token/cost accounting
+(``inward.backends.accounting``).
 
 ``finetune_openai`` runs a hosted finetuning job (upload, create, poll) and is resumable: the job
 id is stored in the cache directory, keyed by (base model, training bytes, hparams, seed), as
 soon as the job exists.
 
-model_cfg keys (all but ``model`` optional)::
-
-    backend: openai
-    model: gpt-4o-2024-05-13
-    base_url_env: OPENAI_BASE_URL     # NAME of the env var holding the base URL
-    api_key_env: OPENAI_API_KEY       # NAME of the env var holding the key (never the key)
-    base_url: http://127.0.0.1:8000/v1  # non-secret alternative used when the env var is unset
-    concurrency: 8
-    mode_of_n: 1                      # >1: sample n at temperature 1, answer = most common
-    max_retries: 6
-    retry_base_delay: 1.0             # seconds; delay = base * 2**attempt * jitter, capped
-    retry_max_delay: 60.0
-    timeout: 60
-    max_tokens_param: max_tokens      # or max_completion_tokens for newer hosted models
-    cache: true
-    cache_dir: ~/.cache/inward        # else $INWARD_CACHE, else ~/.cache/inward
-    price_per_1k_input: 0.005
-    price_per_1k_output: 0.015
-    poll_interval: 10                 # hosted finetuning status polling (seconds)
+The model config's hosted fields (:class:`inward.config.types.ModelConfig`: ``model``, the
+endpoint's ``base_url_env`` / ``base_url`` / ``api_key_env``, ``concurrency``, ``mode_of_n``,
+retries, ``cache``, prices, ``poll_interval``, ...) say how; their defaults are there.
 """
 
 from __future__ import annotations
@@ -42,11 +27,13 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from inward.backends.accounting import Accountant
 from inward.backends.response_cache import cache_dir, cache_key, open_cache
+from inward.config.types import LoraHparams, ModelConfig, plain
 
 log = logging.getLogger(__name__)
 
@@ -72,27 +59,27 @@ class FinetuneError(OpenAIBackendError):
 # client construction and retries
 
 
-def resolve_endpoint(model_cfg: dict) -> tuple[str, str, str]:
-    """(api_key, base_url, api_key_env) from the environment; raises before any request."""
-    key_env = model_cfg.get("api_key_env") or "OPENAI_API_KEY"
-    url_env = model_cfg.get("base_url_env") or "OPENAI_BASE_URL"
-    base_url = os.environ.get(url_env) or model_cfg.get("base_url") or DEFAULT_BASE_URL
+def resolve_endpoint(cfg: ModelConfig) -> tuple[str, str]:
+    """(api_key, base_url) from the environment; raises before any request."""
+    key_env = cfg.api_key_env
+    base_url = os.environ.get(cfg.base_url_env) or cfg.base_url or DEFAULT_BASE_URL
     key = os.environ.get(key_env)
     if not key:
         raise MissingAPIKeyError(
-            f"model {model_cfg.get('model')!r}: the API key environment variable {key_env!r} is "
+            f"model {cfg.model!r}: the API key environment variable {key_env!r} is "
             f"not set (base_url {base_url}). Export {key_env}=... (the model config's "
             f"'api_key_env' names the variable; put the key itself only in the environment)."
         )
-    return key, base_url.rstrip("/"), key_env
+    return key, base_url.rstrip("/")
 
 
-def make_client(model_cfg: dict):
+def make_client(cfg: ModelConfig):
+    """An openai client for ``cfg``'s endpoint (retries are :class:`Retrier`'s), and its URL."""
     import openai
 
-    key, base_url, _ = resolve_endpoint(model_cfg)
+    key, base_url = resolve_endpoint(cfg)
     client = openai.OpenAI(api_key=key, base_url=base_url, max_retries=0,
-                           timeout=float(model_cfg.get("timeout", 60)))
+                           timeout=float(cfg.timeout))
     return client, base_url
 
 
@@ -129,13 +116,12 @@ class Retrier:
     """Calls a function with retries: exponential backoff with full jitter on transient errors,
     an immediate clear error on 401/403/404/400."""
 
-    def __init__(self, model: str, base_url: str, key_env: str, max_retries: int = 6,
-                 url_env: str = "OPENAI_BASE_URL",
-                 base_delay: float = 1.0, max_delay: float = 60.0,
+    def __init__(self, cfg: ModelConfig, model: str, base_url: str, *,
                  sleep: Callable[[float], None] = time.sleep, accountant: Accountant | None = None):
-        self.model, self.base_url, self.key_env = model, base_url, key_env
-        self.url_env = url_env
-        self.max_retries, self.base_delay, self.max_delay = int(max_retries), base_delay, max_delay
+        self.model, self.base_url = model, base_url
+        self.key_env, self.url_env = cfg.api_key_env, cfg.base_url_env
+        self.max_retries = int(cfg.max_retries)
+        self.base_delay, self.max_delay = float(cfg.retry_base_delay), float(cfg.retry_max_delay)
         self.sleep = sleep
         self.acct = accountant
         self._rng = random.Random()
@@ -228,53 +214,80 @@ def _read_finetuned_id(adapter: str | Path) -> str:
             f"as written by finetune_openai)") from e
 
 
+@dataclass(frozen=True)
+class RequestSettings:
+    """What a chat-completion request asks for besides the model and the messages."""
+
+    kind: str
+    """generate, mode_of_n (n answers at temperature 1, the answer is their mode), sample or
+    distribution (the first answer token's top ``k`` log-probabilities)."""
+    max_tokens: int
+    temperature: float
+    n: int = 1
+    """Answers per request (not for a distribution)."""
+    seed: int = 0
+    """The request's seed (a distribution always asks with seed 0)."""
+    k: int = 0
+    """Top log-probabilities asked for (a distribution only)."""
+
+    def key_parts(self) -> dict[str, Any]:
+        """The settings as hashed into the response-cache key: a distribution's without n and
+        seed, the others' without k. Every cached answer is filed under this form, so it must
+        not change."""
+        unused = ("n", "seed") if self.kind == "distribution" else ("k",)
+        return {name: v for name, v in asdict(self).items() if name not in unused}
+
+
 class OpenAIBackend:
     """Backend protocol over an OpenAI-compatible chat completions endpoint."""
 
-    def __init__(self, model_cfg: dict, adapter: str | Path | None = None,
+    def __init__(self, cfg: ModelConfig, adapter: str | Path | None = None,
                  threads: int | None = None, *, sleep: Callable[[float], None] = time.sleep):
-        if not model_cfg.get("model"):
+        if not cfg.model:
             raise ValueError("openai model config needs a 'model' (the hosted model id)")
-        self.cfg = dict(model_cfg)
-        self.model = _read_finetuned_id(adapter) if adapter else self.cfg["model"]
-        self.name = self.cfg.get("name") or self.model
-        self.client, self.base_url = make_client(self.cfg)
-        _, _, key_env = resolve_endpoint(self.cfg)
-        self.concurrency = max(1, int(self.cfg.get("concurrency", 8)))
-        self.mode_of_n = max(1, int(self.cfg.get("mode_of_n", 1)))
+        self.cfg = cfg
+        self.model = _read_finetuned_id(adapter) if adapter else cfg.model
+        self.name = cfg.name or self.model
+        self.client, self.base_url = make_client(cfg)
+        self.concurrency = max(1, cfg.concurrency)
+        self.mode_of_n = max(1, cfg.mode_of_n)
         # newer hosted models want max_completion_tokens instead of max_tokens
-        self.max_tokens_param = self.cfg.get("max_tokens_param") or "max_tokens"
-        self.acct = Accountant(self.cfg, self.model)
-        self.retry = Retrier(self.model, self.base_url, key_env,
-                             max_retries=int(self.cfg.get("max_retries", 6)),
-                             url_env=self.cfg.get("base_url_env") or "OPENAI_BASE_URL",
-                             base_delay=float(self.cfg.get("retry_base_delay", 1.0)),
-                             max_delay=float(self.cfg.get("retry_max_delay", 60.0)),
-                             sleep=sleep, accountant=self.acct)
-        self.cache = open_cache(self.cfg) if self.cfg.get("cache", True) else None
+        self.max_tokens_param = cfg.max_tokens_param
+        self.acct = Accountant(cfg, self.model)
+        self.retry = Retrier(cfg, self.model, self.base_url, sleep=sleep, accountant=self.acct)
+        self.cache = open_cache(cfg) if cfg.cache else None
+
+    @staticmethod
+    def finetune(cfg: ModelConfig, train_jsonl, out_dir, hparams: LoraHparams,
+                 init_adapter=None, seed: int = 0, threads: int | None = None,
+                 val_jsonl=None) -> dict:
+        """A hosted finetune (:func:`finetune_openai`) -> out_dir/finetuned_model.json; the
+        provider keeps its own loss curves, so ``val_jsonl`` is not uploaded."""
+        return finetune_openai(cfg, train_jsonl, out_dir, hparams, init_adapter=init_adapter,
+                               seed=seed, threads=threads)
 
     # -- protocol ------------------------------------------------------------------------------
     def generate(self, chats: list[list[dict]], max_new_tokens: int = 32,
                  temperature: float = 0.0, seed: int = 0, progress: bool = False) -> list[str]:
         if self.mode_of_n > 1 and temperature == 0:
-            settings = {"kind": "mode_of_n", "n": self.mode_of_n, "temperature": 1.0,
-                        "seed": seed, "max_tokens": max_new_tokens}
+            settings = RequestSettings("mode_of_n", max_tokens=max_new_tokens, temperature=1.0,
+                                       n=self.mode_of_n, seed=seed)
             outs = self._batch(chats, settings, "generate", progress)
             return [mode_answer(o["answers"]) for o in outs]
-        settings = {"kind": "generate", "n": 1, "temperature": float(temperature), "seed": seed,
-                    "max_tokens": max_new_tokens}
+        settings = RequestSettings("generate", max_tokens=max_new_tokens,
+                                   temperature=float(temperature), seed=seed)
         return [o["answers"][0] for o in self._batch(chats, settings, "generate", progress)]
 
     def sample(self, chats: list[list[dict]], n: int, max_new_tokens: int = 32,
                temperature: float = 1.0, seed: int = 0, progress: bool = False
                ) -> list[list[str]]:
-        settings = {"kind": "sample", "n": int(n), "temperature": float(temperature),
-                    "seed": seed, "max_tokens": max_new_tokens}
+        settings = RequestSettings("sample", max_tokens=max_new_tokens,
+                                   temperature=float(temperature), n=int(n), seed=seed)
         return [o["answers"] for o in self._batch(chats, settings, "sample", progress)]
 
     def answer_distribution(self, chats: list[list[dict]], k: int = 5,
                             progress: bool = False) -> list[dict[str, float]]:
-        settings = {"kind": "distribution", "k": int(k), "temperature": 0.0, "max_tokens": 1}
+        settings = RequestSettings("distribution", max_tokens=1, temperature=0.0, k=int(k))
         return [o["dist"] for o in self._batch(chats, settings, "answer_distribution", progress)]
 
     # -- accounting ----------------------------------------------------------------------------
@@ -288,20 +301,21 @@ class OpenAIBackend:
         self.acct.reset()
 
     # -- internals -----------------------------------------------------------------------------
-    def _key(self, chat: list[dict], settings: dict) -> str:
-        return cache_key(model=self.model, base_url=self.base_url, messages=chat, **settings)
+    def _key(self, chat: list[dict], settings: RequestSettings) -> str:
+        return cache_key(model=self.model, base_url=self.base_url, messages=chat,
+                         **settings.key_parts())
 
-    def _request(self, chat: list[dict], s: dict) -> dict:
-        kind = s["kind"]
+    def _request(self, chat: list[dict], settings: RequestSettings) -> dict:
+        kind = settings.kind
         kw: dict[str, Any] = {"model": self.model, "messages": chat,
-                              self.max_tokens_param: s["max_tokens"],
-                              "temperature": s["temperature"]}
+                              self.max_tokens_param: settings.max_tokens,
+                              "temperature": settings.temperature}
         if kind == "distribution":
-            kw.update(logprobs=True, top_logprobs=s["k"], seed=0)
+            kw.update(logprobs=True, top_logprobs=settings.k, seed=0)
         else:
-            kw["seed"] = s["seed"]
-            if s["n"] != 1:
-                kw["n"] = s["n"]
+            kw["seed"] = settings.seed
+            if settings.n != 1:
+                kw["n"] = settings.n
         resp = self.retry(lambda: self.client.chat.completions.create(**kw),
                           what=f"chat completion ({kind})")
         self.acct.add(requests=1)
@@ -322,13 +336,13 @@ class OpenAIBackend:
                    sorted(resp.choices, key=lambda c: c.index)]
         return {"answers": answers, "usage": usage}
 
-    def _one(self, chat: list[dict], settings: dict, key: str) -> dict:
+    def _one(self, chat: list[dict], settings: RequestSettings, key: str) -> dict:
         out = self._request(chat, settings)
         if self.cache is not None:
             self.cache.put(key, out)  # committed now: a killed run never pays twice
         return out
 
-    def _batch(self, chats: list[list[dict]], settings: dict, what: str,
+    def _batch(self, chats: list[list[dict]], settings: RequestSettings, what: str,
                progress: bool) -> list[dict]:
         self.acct.start_batch()
         results: list[dict | None] = [None] * len(chats)
@@ -384,12 +398,14 @@ def _is_loopback(base_url: str) -> bool:
     return "api.openai.com" not in base_url
 
 
-def _job_state_path(model_cfg: dict, base: str, base_url: str, data: bytes, hparams: dict,
-                    seed: int) -> Path:
+def _job_state_path(cfg: ModelConfig, base: str, base_url: str, data: bytes,
+                    hparams: LoraHparams, seed: int) -> Path:
+    # the values as written, not the filled-in fields: a default added to LoraHparams later
+    # must not change the key of a job that already ran (a re-run resumes it)
     key = cache_key(base=base, base_url=base_url,
                     train_sha256=hashlib.sha256(data).hexdigest(),
-                    hparams=hparams, seed=seed)
-    return cache_dir(model_cfg) / "finetune_jobs" / f"{key}.json"
+                    hparams=plain(hparams.written), seed=seed)
+    return cache_dir(cfg) / "finetune_jobs" / f"{key}.json"
 
 
 def _write_json(path: Path, obj: dict) -> None:
@@ -406,10 +422,10 @@ def hosted_training_bytes(train_jsonl) -> bytes:
     raw = Path(train_jsonl).read_bytes()
     try:
         lines = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
-        plain = all(m.get("weight", 1) in (0, 1) for ex in lines for m in ex["messages"])
+        binary = all(m.get("weight", 1) in (0, 1) for ex in lines for m in ex["messages"])
     except (ValueError, TypeError, KeyError, AttributeError):
         return raw  # not chat JSONL: the provider's validation reports it, as for any bad file
-    if plain:
+    if binary:
         return raw
     out = []
     for ex in lines:
@@ -422,11 +438,11 @@ def hosted_training_bytes(train_jsonl) -> bytes:
     return ("\n".join(out) + "\n").encode("utf-8")
 
 
-def finetune_openai(model_cfg: dict, train_jsonl, out_dir, hparams: dict | None,
+def finetune_openai(cfg: ModelConfig, train_jsonl, out_dir, hparams: LoraHparams,
                     init_adapter=None, seed: int = 0, threads: int | None = None, *,
                     sleep: Callable[[float], None] = time.sleep,
                     poll_interval: float | None = None) -> dict:
-    """Hosted finetune of ``model_cfg['model']`` (or of the finetuned model recorded in
+    """Hosted finetune of ``cfg.model`` (or of the finetuned model recorded in
     ``init_adapter/finetuned_model.json``) on a chat JSONL; writes and returns
     ``out_dir/finetuned_model.json`` = {"model", "job", "base", ...}.
 
@@ -434,19 +450,15 @@ def finetune_openai(model_cfg: dict, train_jsonl, out_dir, hparams: dict | None,
     seed) as soon as the job exists; re-running polls that job instead of starting a new one.
     A failed or cancelled job raises :class:`FinetuneError` with the job's error message.
     """
-    hparams = dict(hparams or {})
+    # only the values written are sent: the provider's own defaults fill in the rest
+    written = plain(hparams.written)
     out_dir = Path(out_dir)
-    base = _read_finetuned_id(init_adapter) if init_adapter else model_cfg["model"]
-    client, base_url = make_client(model_cfg)
-    _, _, key_env = resolve_endpoint(model_cfg)
-    retry = Retrier(base, base_url, key_env, max_retries=int(model_cfg.get("max_retries", 6)),
-                    url_env=model_cfg.get("base_url_env") or "OPENAI_BASE_URL",
-                    base_delay=float(model_cfg.get("retry_base_delay", 1.0)),
-                    max_delay=float(model_cfg.get("retry_max_delay", 60.0)), sleep=sleep)
-    interval = float(poll_interval if poll_interval is not None
-                     else model_cfg.get("poll_interval", 10))
+    base = _read_finetuned_id(init_adapter) if init_adapter else cfg.model
+    client, base_url = make_client(cfg)
+    retry = Retrier(cfg, base, base_url, sleep=sleep)
+    interval = float(poll_interval if poll_interval is not None else cfg.poll_interval)
     data = hosted_training_bytes(train_jsonl)
-    state_path = _job_state_path(model_cfg, base, base_url, data, hparams, seed)
+    state_path = _job_state_path(cfg, base, base_url, data, hparams, seed)
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
 
     job = None
@@ -465,14 +477,15 @@ def finetune_openai(model_cfg: dict, train_jsonl, out_dir, hparams: dict | None,
                 "upload training file")
             state["file"] = f.id
             _write_json(state_path, state)
-        hp = {STANDARD_HPARAMS[k]: hparams[k] for k in STANDARD_HPARAMS if k in hparams}
-        extra = {k: v for k, v in hparams.items() if k not in STANDARD_HPARAMS}
+        hp = {STANDARD_HPARAMS[k]: written[k] for k in STANDARD_HPARAMS if k in written}
+        extra = {k: v for k, v in written.items() if k not in STANDARD_HPARAMS}
         kw: dict[str, Any] = {"model": base, "training_file": state["file"], "seed": seed}
         if hp:
             kw["hyperparameters"] = hp
-        if model_cfg.get("suffix"):
-            kw["suffix"] = model_cfg["suffix"]
-        send_extra = model_cfg.get("send_extra_hparams", _is_loopback(base_url))
+        if cfg.suffix:
+            kw["suffix"] = cfg.suffix
+        send_extra = (cfg.send_extra_hparams if cfg.send_extra_hparams is not None
+                      else _is_loopback(base_url))
         if extra and send_extra:
             kw["extra_body"] = {"inward_hparams": extra}
         job = retry(lambda: client.fine_tuning.jobs.create(**kw), "create finetuning job")
@@ -495,8 +508,8 @@ def finetune_openai(model_cfg: dict, train_jsonl, out_dir, hparams: dict | None,
         raise FinetuneError(f"finetuning job {job.id} on {base!r} at {base_url} {job.status}: "
                             f"{msg}")
     result = {"model": job.fine_tuned_model, "job": job.id, "base": base,
-              "base_model": model_cfg["model"], "training_file": state["file"],
-              "hparams": hparams, "seed": seed}
+              "base_model": cfg.model, "training_file": state["file"],
+              "hparams": written, "seed": seed}
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_json(out_dir / "finetuned_model.json", result)
     return result

@@ -1,141 +1,34 @@
-"""Local torch backend: batched, left-padded decoding with a KV cache.
+"""The local backend: a transformers causal LM answering with batched, left-padded decoding
+and a KV cache, and finetuned with LoRA (``inward.backends.lora``).
 
-* ``generate``: length-sorted batches (``batch_size`` from model_cfg, default 64), greedy when
+* ``generate``: length-sorted batches (the model config's ``batch_size``), greedy when
   ``temperature <= 0`` else sampling with a seeded ``torch.Generator``. A sequence stops at an
-  end-of-turn/EOS or any other control token of the model (``embedded.control_token_ids``: none is
-  ever part of an answer's text) or at the first newline once its answer has begun (leading blank lines
-  are skipped); finished rows are dropped from the batch and its KV cache. The answer is the
-  first non-blank line of the decoded text. Answers come back in input order.
+  end-of-turn/EOS or any other control token of the model (``embedded.control_token_ids``: none
+  is ever part of an answer's text) or at the first newline once its answer has begun (leading
+  blank lines are skipped); finished rows are dropped from the batch and its KV cache. The
+  answer is the first non-blank line of the decoded text. Answers come back in input order.
 * ``answer_distribution``: one batched forward pass per batch; the next-token probabilities are
   summed over tokens with the same stripped text (" A" and "A" merge; special and
   whitespace-only tokens are left out), the top ``k`` groups are kept and renormalised.
-* Base models are cached per process (``BASES``); attaching a LoRA adapter copies the cached
-  base and merges the adapter into the copy, so switching adapters never reloads from disk.
+* Base models are cached per process (``inward.backends.bases``); attaching a LoRA adapter
+  copies the cached base and merges the adapter into the copy, so switching adapters never
+  reloads from disk.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
-import json
-import os
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from inward.backends.bases import get_base
+from inward.backends.lora import finetune_lora
+from inward.backends.prefixes import common_prefix, left_pad, prefix_groups
+from inward.config.types import LoraHparams, ModelConfig
 from inward.models import embedded
 from inward.models.device import resolve_dtype, select_device, set_threads
-
-
-@dataclass
-class TokenTables:
-    """Per-vocabulary lookup tables (bool tensors of length vocab)."""
-
-    stop: torch.Tensor              # end-of-turn / EOS
-    has_nl: torch.Tensor            # text contains a newline
-    content_before_nl: torch.Tensor  # non-blank text before its first newline
-    content: torch.Tensor           # any non-blank text
-    group: torch.Tensor             # stripped-text group id (n_groups = left out)
-    group_text: list[str]
-    n_groups: int
-    stop_ids: list[int]
-
-
-@dataclass
-class Base:
-    model: torch.nn.Module
-    tokenizer: object
-    tables: TokenTables
-    fmt: str
-    # a fast tokenizer raises "Already borrowed" when two threads call it at once (a server
-    # answering requests in parallel); the model itself is safe to share
-    tokenizer_lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-BASES: dict[tuple, Base] = {}
-TABLES_VERSION = 2  # 2: every control token (special, added, <unusedN>, turn markers) stops
-
-
-def _cached_tables(source: str, tok, model, device) -> TokenTables:
-    """Token tables of an embedded model, kept beside its weight cache: building them decodes
-    the whole vocabulary (seconds for Gemma's 262k tokens) on every load otherwise. Tensors go
-    to safetensors and the strings to JSON: a pickled list of 262k strings took 2 s to load."""
-    if embedded.get_spec(source) is None:
-        return _build_tables(tok, model, device)
-    from safetensors.torch import load_file, save_file
-
-    # the version names the table rules: a change of rules must not reuse old tables
-    tensors_path = embedded.cache_dir(source) / f"token_tables.v{TABLES_VERSION}.safetensors"
-    text_path = tensors_path.with_suffix(".json")
-    if tensors_path.exists() and text_path.exists():
-        tensors = load_file(tensors_path, device=str(device))
-        return TokenTables(**tensors, **json.loads(text_path.read_text(encoding="utf-8")))
-    tables = dataclasses.asdict(_build_tables(tok, model, "cpu"))
-    tensors = {k: v for k, v in tables.items() if torch.is_tensor(v)}
-    rest = {k: v for k, v in tables.items() if k not in tensors}
-    # atomic writes, JSON last: a concurrent or interrupted writer leaves no half-written pair
-    tmp = tensors_path.with_suffix(f".tmp{os.getpid()}")
-    save_file(tensors, tmp)
-    os.replace(tmp, tensors_path)
-    tmp = text_path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(rest), encoding="utf-8")  # ascii escapes: any str round-trips
-    os.replace(tmp, text_path)
-    return TokenTables(**{k: v.to(device) for k, v in tensors.items()}, **rest)
-
-
-def _build_tables(tok, model, device) -> TokenTables:
-    vocab = int(model.get_output_embeddings().weight.shape[0])
-    n_tok = min(len(tok), vocab)
-    texts = tok.batch_decode([[i] for i in range(n_tok)], skip_special_tokens=False,
-                             clean_up_tokenization_spaces=False)
-    special = set(embedded.control_token_ids(tok))
-    stop_ids = set(tok.convert_tokens_to_ids(embedded.end_of_turn_tokens(tok))) | special
-    eos = getattr(model.generation_config, "eos_token_id", None)
-    if eos is not None:
-        stop_ids |= set(eos if isinstance(eos, list) else [eos])
-    stop_ids = sorted(i for i in stop_ids if i is not None and 0 <= i < vocab)
-
-    stop = torch.zeros(vocab, dtype=torch.bool)
-    stop[stop_ids] = True
-    nl, bn, ct = [False] * vocab, [False] * vocab, [False] * vocab
-    groups: dict[str, int] = {}
-    gid = []
-    for i, t in enumerate(texts):
-        if i in special:
-            gid.append(-1)
-            continue
-        if "\n" in t:
-            nl[i] = True
-            bn[i] = t.split("\n", 1)[0].strip() != ""
-        s = t.strip()
-        ct[i] = s != ""
-        gid.append(groups.setdefault(s, len(groups)) if s else -1)
-    has_nl, cbn, content = (torch.tensor(x, dtype=torch.bool) for x in (nl, bn, ct))
-    n_groups = len(groups)
-    group = torch.full((vocab,), n_groups, dtype=torch.long)
-    g = torch.tensor(gid, dtype=torch.long)
-    group[:n_tok] = torch.where(g < 0, torch.full_like(g, n_groups), g)
-    return TokenTables(stop.to(device), has_nl.to(device), cbn.to(device), content.to(device),
-                       group.to(device), list(groups), n_groups, stop_ids)
-
-
-def get_base(source: str, device=None, dtype=None) -> Base:
-    """The process-level cached base model (loaded once per source/device/dtype)."""
-    dev = select_device(device)
-    dt = resolve_dtype(dtype, dev)
-    key = (source, str(dev), dt)
-    if key not in BASES:
-        model, tok = embedded.load_model(source, device=dev, dtype=dt)
-        BASES[key] = Base(model, tok, _cached_tables(source, tok, model, dev),
-                          embedded.chat_format(source, tok))
-    return BASES[key]
-
-
-def clear_cache() -> None:
-    BASES.clear()
 
 
 def attach_adapter(model: torch.nn.Module, adapter: str | Path) -> torch.nn.Module:
@@ -147,48 +40,6 @@ def attach_adapter(model: torch.nn.Module, adapter: str | Path) -> torch.nn.Modu
     m = m.merge_and_unload()
     m.eval()
     return m
-
-
-def left_pad(rows: list[list], fill, device,
-             dtype: torch.dtype = torch.long) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rows padded on the left with ``fill`` into one tensor, and their attention mask."""
-    n = max(len(r) for r in rows)
-    out = torch.full((len(rows), n), fill, dtype=dtype)
-    mask = torch.zeros((len(rows), n), dtype=torch.long)
-    for i, r in enumerate(rows):
-        if r:
-            out[i, n - len(r):] = torch.tensor(r, dtype=dtype)
-            mask[i, n - len(r):] = 1
-    return out.to(device), mask.to(device)
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
-
-
-SHARED_PREFIX = 16  # tokens beyond the batch's common header that make rows share a prefix
-
-
-def _prefix_groups(seqs: list[list[int]]) -> list[list[int]]:
-    """Runs of neighbouring rows that share a long prefix: at least ``SHARED_PREFIX`` tokens
-    more than all rows share (the chat template's header is common to every prompt and is not
-    a reason to group). Every row is in exactly one run; runs of one row are allowed."""
-    if not seqs:
-        return []
-    common = min(len(s) for s in seqs)
-    for s in seqs[1:]:
-        common = min(common, _common_prefix(seqs[0], s))
-    groups = [[0]]
-    for r in range(1, len(seqs)):
-        if _common_prefix(seqs[r - 1], seqs[r]) >= common + SHARED_PREFIX:
-            groups[-1].append(r)
-        else:
-            groups.append([r])
-    return groups
 
 
 def sample_rows(logits: torch.Tensor, temperature: float,
@@ -217,28 +68,47 @@ def first_line(text: str) -> str:
     return ""
 
 
+def _source(cfg: ModelConfig) -> str:
+    """The model a local config runs (the schema requires it; a config built in code may not)."""
+    if not cfg.source:
+        raise ValueError("a local model config needs a 'source' (embedded:<name>, a model "
+                         "directory or a hub id)")
+    return cfg.source
+
+
 class LocalBackend:
     """Backend protocol over a local transformers causal LM (see module docstring)."""
 
-    def __init__(self, model_cfg: dict, adapter: str | Path | None = None,
+    def __init__(self, cfg: ModelConfig, adapter: str | Path | None = None,
                  threads: int | None = None):
-        self.cfg = dict(model_cfg)
-        self.source = self.cfg.get("source", embedded.DEFAULT_MODEL)
+        self.cfg = cfg
+        self.source = _source(cfg)
         self.threads = set_threads(threads)
-        self.device = select_device(self.cfg.get("device"))
-        self.dtype = resolve_dtype(self.cfg.get("dtype"), self.device)
-        self.batch_size = int(self.cfg.get("batch_size", 64))
+        self.device = select_device(cfg.device)
+        self.dtype = resolve_dtype(cfg.dtype, self.device)
+        self.batch_size = cfg.batch_size
         base = get_base(self.source, self.device, self.dtype)
         self.tokenizer = base.tokenizer
         self.tokenizer_lock = base.tokenizer_lock
         self.tables = base.tables
         self._stops = set(base.tables.stop_ids)
-        self.fmt = self.cfg.get("chat_format") or base.fmt
+        self.fmt = cfg.chat_format or base.fmt
         self.adapter = str(adapter) if adapter else None
         self.model = attach_adapter(base.model, adapter) if adapter else base.model
-        self.name = self.cfg.get("name") or self.source
+        self.name = cfg.name or self.source
         self.params = sum(p.numel() for p in self.model.parameters())
         self.last_generated_tokens = 0  # tokens decoded by the last generate() call
+
+    @staticmethod
+    def finetune(cfg: ModelConfig, train_jsonl, out_dir, hparams: LoraHparams,
+                 init_adapter=None, seed: int = 0, threads: int | None = None,
+                 val_jsonl=None) -> dict:
+        """LoRA finetune (:func:`inward.backends.lora.finetune_lora`) -> out_dir/
+        adapter_model.safetensors, adapter_config.json, train_log.csv, and loss_curve.csv
+        (training and validation loss) when ``val_jsonl`` is given."""
+        return finetune_lora(_source(cfg), train_jsonl, out_dir, hparams,
+                             init_adapter=init_adapter, seed=seed, threads=threads,
+                             device=cfg.device, dtype=cfg.dtype, val_jsonl=val_jsonl)
 
     # --- helpers -------------------------------------------------------------------------
     def format(self, chat: list[dict]) -> str:
@@ -256,7 +126,7 @@ class LocalBackend:
         batch holds prompts of similar length."""
         bs = max(1, int(batch_size or self.batch_size))
         lex = sorted(range(len(ids)), key=lambda i: (ids[i], i))
-        groups = _prefix_groups([ids[i] for i in lex])
+        groups = prefix_groups([ids[i] for i in lex])
         groups = [[lex[j] for j in g] for g in groups]
         groups.sort(key=lambda g: (-max(len(ids[i]) for i in g), min(g)))
         order = [i for g in groups for i in g]
@@ -275,13 +145,13 @@ class LocalBackend:
         """Forward the prompts; returns (last logits, cache, attention mask, last positions).
 
         Shared prefixes are computed once. When neighbouring rows share a long prefix (see
-        ``_prefix_groups``), each group's prefix is run once and its KV cache copied to the
+        ``prefix_groups``), each group's prefix is run once and its KV cache copied to the
         group's rows before their own suffixes run: rows are laid out as
         [padding][group prefix][padding][suffix]. Otherwise the prefix common to the whole batch
         (the chat template's header) is run once: [prefix][padding][rest]. Padding is masked
         and positions are counted over real tokens, which is equivalent to left-padding each
         whole prompt."""
-        groups = _prefix_groups(seqs)
+        groups = prefix_groups(seqs)
         if len(groups) < len(seqs) and min(len(r) for r in seqs) > 1:
             return self._prefill_groups(seqs, groups, cache_cls)
         n_common = 0
@@ -313,14 +183,15 @@ class LocalBackend:
             n = min(len(seqs[r]) for r in g) - 1  # every row keeps at least one token
             first = seqs[g[0]]
             for r in g[1:]:
-                n = min(n, _common_prefix(first, seqs[r]))
+                n = min(n, common_prefix(first, seqs[r]))
             lens.append(max(n, 0))
         ids_p, attn_p = self._pad([seqs[g[0]][:n] for g, n in zip(groups, lens, strict=False)])
         pos_p = (attn_p.cumsum(-1) - 1).clamp(min=0)
         _, cache = self._forward(ids_p, attn_p, pos_p, cache_cls())
         of_row = torch.tensor([k for k, g in enumerate(groups) for _ in g], device=self.device)
         cache.batch_select_indices(of_row)
-        ids_s, attn_s = self._pad([seqs[r][n:] for g, n in zip(groups, lens, strict=False) for r in g])
+        ids_s, attn_s = self._pad([seqs[r][n:]
+                                   for g, n in zip(groups, lens, strict=False) for r in g])
         attn = torch.cat([attn_p[of_row], attn_s], dim=1)
         pos = (attn.cumsum(-1) - 1).clamp(min=0)[:, attn_p.shape[1]:]
         logits, cache = self._forward(ids_s, attn, pos, cache)

@@ -1,9 +1,9 @@
 """LoRA finetuning (peft) of a local model on chat JSONL in OpenAI format.
 
 Each line is ``{"messages": [{"role": ..., "content": ...}, ...]}``. The conversation is
-rendered with the model's chat format (:func:`inward.models.embedded.format_chat`) and the loss is taken
-only on the assistant turns (everything else is masked with -100), including the end-of-turn
-token, so the finetuned model learns to stop.
+rendered with the model's chat format (:func:`inward.models.embedded.format_chat`) and the loss
+is taken only on the assistant turns (everything else is masked with -100), including the
+end-of-turn token, so the finetuned model learns to stop.
 
 Seeded: ``torch.manual_seed(seed)`` before the adapter is created (LoRA init) and a seeded
 ``torch.Generator`` shuffles the examples each epoch, so the same inputs (and thread count)
@@ -13,13 +13,12 @@ rate to 0 and gradient clipping at 1.0; the loss is the mean over the assistant 
 optimiser step. The LM head is applied only to the assistant positions (Gemma's 262k vocabulary
 makes full logits the most expensive part of a step).
 
-hparams: learning_rate, epochs, batch_size, grad_accum, lora_rank, lora_alpha, lora_dropout,
-target_modules (default q_proj,k_proj,v_proj,o_proj), max_steps (optional cap), max_length
-(optional truncation, default 1024), lora_layers (the share of layers, counted from the top, that
-get adapters: gradients then stop at the lowest adapted layer, so 0.5 saves about a quarter of
-a step's compute), evaluations (how many times the validation loss is measured,
-from before the first step to after the last, when a validation file is given). With ``init_adapter`` the existing adapter is loaded
-trainable and training continues from it (its rank/alpha/targets win over hparams).
+The hyper-parameters are a :class:`inward.config.types.LoraHparams` (every default is in its
+fields): ``lora_layers`` is the share of layers, counted from the top, that get adapters
+(gradients then stop at the lowest adapted layer, so 0.5 saves about a quarter of a step's
+compute), and the validation loss is measured ``evaluations`` times, from before the first step
+to after the last, when a validation file is given. With ``init_adapter`` the existing adapter
+is loaded trainable and training continues from it (its rank/alpha/targets win over hparams).
 """
 
 from __future__ import annotations
@@ -34,23 +33,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from inward.backends.bases import get_base
+from inward.backends.prefixes import common_prefix, left_pad, prefix_groups
+from inward.config.types import LoraHparams
 from inward.models import embedded
 from inward.models.device import resolve_dtype, select_device, set_threads
-
-DEFAULT_HPARAMS: dict = {
-    "learning_rate": 1e-3,
-    "epochs": 1,
-    "batch_size": 8,
-    "grad_accum": 1,
-    "lora_rank": 8,
-    "lora_alpha": 16,
-    "lora_dropout": 0.0,
-    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
-    "max_steps": None,
-    "max_length": 1024,
-    "evaluations": 8,  # validation-loss evaluations, spread from step 0 to the last step
-    "lora_layers": 1.0,  # share of the layers, from the top, that get adapters
-}
 
 
 def read_chat_jsonl(path) -> list[list[dict]]:
@@ -84,9 +71,9 @@ def encode_weighted(tokenizer, messages: list[dict], fmt: str,
     """``encode_example`` plus each token's loss weight: the ``weight`` of its assistant turn
     (default 1; 0 on every unlabelled token). A turn of weight 2 counts as much in the loss as
     two copies of it (e.g. replayed object-level answers, ``sft.replay_weight``)."""
-    def enc(msgs, gen):
+    def enc(msgs: list[dict], generation_prompt: bool) -> list[int]:
         msgs = [{"role": m["role"], "content": m["content"]} for m in msgs]
-        text = embedded.format_chat(tokenizer, msgs, fmt, add_generation_prompt=gen)
+        text = embedded.format_chat(tokenizer, msgs, fmt, add_generation_prompt=generation_prompt)
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
     ids = enc(messages, False)
@@ -179,14 +166,12 @@ def batch_loss_sum(model, batch: list[tuple], pad_id: int,
     answers) is run as a few forward passes of alike lengths (``_length_passes``), whose loss
     sums are added. Both are equal to the plain padded computation up to float rounding.
     Examples are ``(ids, labels)`` or ``(ids, labels, weights)`` (see ``encode_weighted``)."""
-    from inward.backends.local import _prefix_groups
-
     lm = _causal_lm(model)
     weighted = any(len(ex) > 2 for ex in batch)
     if not (hasattr(lm, "model") and hasattr(lm, "lm_head")):
         return _padded_loss_sum(model, batch, pad_id, device, weighted)
     seqs = [ex[0] for ex in batch]
-    groups = _prefix_groups(seqs)
+    groups = prefix_groups(seqs)
     lens = _shared_lengths(batch, groups)
     total, count = None, 0
     for part in _length_passes(groups, lens, seqs):
@@ -211,8 +196,6 @@ def _padded_loss_sum(model, examples: list[tuple], pad_id: int, device,
 def _shared_lengths(batch: list[tuple], groups: list[list[int]]) -> list[int]:
     """How many leading tokens each group computes once: the group's common prefix, stopping
     before the position that predicts its first answer token (1 for a group of one)."""
-    from inward.backends.local import _common_prefix
-
     lens = []
     for g in groups:
         if len(g) == 1:
@@ -221,7 +204,7 @@ def _shared_lengths(batch: list[tuple], groups: list[list[int]]) -> list[int]:
         first_label = min(next(i for i, v in enumerate(batch[r][1]) if v != -100) for r in g)
         n = first_label - 1  # the position predicting the first answer token is not shared
         for r in g[1:]:
-            n = min(n, _common_prefix(batch[g[0]][0], batch[r][0]))
+            n = min(n, common_prefix(batch[g[0]][0], batch[r][0]))
         lens.append(max(n, 1))
     return lens
 
@@ -263,10 +246,9 @@ def _grouped_loss_sum(lm, batch: list[tuple], groups: list[list[int]], lens: lis
     ``lens`` tokens run once: rows are laid out as [padding][group prefix][padding][suffix]."""
     from transformers.cache_utils import DynamicCache
 
-    from inward.backends.local import left_pad as _left_pad
-
     seqs = [ex[0] for ex in batch]
-    ids_p, attn_p = _left_pad([seqs[g[0]][:n] for g, n in zip(groups, lens, strict=False)], pad_id, device)
+    ids_p, attn_p = left_pad([seqs[g[0]][:n] for g, n in zip(groups, lens, strict=False)],
+                             pad_id, device)
     pos_p = (attn_p.cumsum(-1) - 1).clamp(min=0)
     cache = lm.model(input_ids=ids_p, attention_mask=attn_p, position_ids=pos_p,
                      past_key_values=DynamicCache(), use_cache=True).past_key_values
@@ -274,11 +256,12 @@ def _grouped_loss_sum(lm, batch: list[tuple], groups: list[list[int]], lens: lis
     cache.batch_select_indices(of_row)
     rows = [r for g in groups for r in g]
     starts = [n for g, n in zip(groups, lens, strict=False) for _ in g]
-    ids_s, attn_s = _left_pad([seqs[r][n:] for r, n in zip(rows, starts, strict=False)], pad_id, device)
-    lab_s, _ = _left_pad([batch[r][1][n:] for r, n in zip(rows, starts, strict=False)], -100, device)
+    cut = list(zip(rows, starts, strict=False))
+    ids_s, attn_s = left_pad([seqs[r][n:] for r, n in cut], pad_id, device)
+    lab_s, _ = left_pad([batch[r][1][n:] for r, n in cut], -100, device)
     if weighted:
-        w_s, _ = _left_pad([_weights_of(batch[r])[n:] for r, n in zip(rows, starts, strict=False)], 0.0,
-                           device, torch.float32)
+        w_s, _ = left_pad([_weights_of(batch[r])[n:] for r, n in cut], 0.0, device,
+                          torch.float32)
     attn = torch.cat([attn_p[of_row], attn_s], dim=1)
     pos = (attn.cumsum(-1) - 1).clamp(min=0)[:, attn_p.shape[1]:]
     h = lm.model(input_ids=ids_s, attention_mask=attn, position_ids=pos, past_key_values=cache,
@@ -395,7 +378,7 @@ def write_loss_log(path: Path, log: list[tuple], curve: list[tuple]) -> None:
             w.writerows(curve)
 
 
-def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None,
+def finetune_lora(source: str, train_jsonl, out_dir, hparams: LoraHparams,
                   init_adapter=None, seed: int = 0, threads: int | None = None,
                   device=None, dtype=None, progress: bool = True, val_jsonl=None) -> dict:
     """LoRA-finetune ``source`` on ``train_jsonl``; writes the adapter and train_log.csv to
@@ -403,12 +386,6 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
     final_loss, val_loss, tokens, label_tokens, seconds, ...)."""
     from peft import LoraConfig, PeftModel, get_peft_model
 
-    from inward.backends.local import get_base
-
-    hp = {**DEFAULT_HPARAMS, **{k: v for k, v in (hparams or {}).items() if v is not None}}
-    unknown = set(hp) - set(DEFAULT_HPARAMS)
-    if unknown:
-        raise ValueError(f"unknown LoRA hparams {sorted(unknown)}; allowed: {sorted(DEFAULT_HPARAMS)}")
     set_threads(threads)
     dev = select_device(device)
     # train with fp32 master weights on CPU; bf16 base on CUDA (adapter weights stay fp32)
@@ -417,7 +394,7 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
     base = get_base(source, dev, dt)
     tok, fmt = base.tokenizer, base.fmt
     chats = read_chat_jsonl(train_jsonl)
-    examples = [encode_weighted(tok, c, fmt, hp["max_length"]) for c in chats]
+    examples = [encode_weighted(tok, c, fmt, hparams.max_length) for c in chats]
     examples = [e for e in examples if any(v != -100 for v in e[1][1:])]
     if not examples:
         raise ValueError(f"{train_jsonl}: no example has an assistant turn to learn")
@@ -428,27 +405,27 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
     if init_adapter:
         model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
     else:
-        targets = hp["target_modules"]
-        if isinstance(targets, str):
+        targets = hparams.target_modules
+        if isinstance(targets, str):  # "q_proj,v_proj" is accepted too
             targets = [t.strip() for t in targets.split(",") if t.strip()]
         n_layers = int(model.config.num_hidden_layers)
-        k = max(1, min(n_layers, round(float(hp["lora_layers"]) * n_layers)))
-        cfg = LoraConfig(r=int(hp["lora_rank"]), lora_alpha=int(hp["lora_alpha"]),
-                         lora_dropout=float(hp["lora_dropout"]), target_modules=list(targets),
+        k = max(1, min(n_layers, round(float(hparams.lora_layers) * n_layers)))
+        peft_cfg = LoraConfig(r=int(hparams.lora_rank), lora_alpha=int(hparams.lora_alpha),
+                         lora_dropout=float(hparams.lora_dropout), target_modules=list(targets),
                          layers_to_transform=None if k == n_layers else
                          list(range(n_layers - k, n_layers)),
                          bias="none", task_type="CAUSAL_LM")
-        model = get_peft_model(model, cfg)
+        model = get_peft_model(model, peft_cfg)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
 
-    bs, accum = int(hp["batch_size"]), max(1, int(hp["grad_accum"]))
-    epochs = int(hp["epochs"])
+    bs, accum = int(hparams.batch_size), max(1, int(hparams.grad_accum))
+    epochs = int(hparams.epochs)
     steps_per_epoch = math.ceil(len(examples) / (bs * accum))
     total = epochs * steps_per_epoch
-    if hp["max_steps"]:
-        total = min(total, int(hp["max_steps"]))
-    lr = float(hp["learning_rate"])
+    if hparams.max_steps:
+        total = min(total, int(hparams.max_steps))
+    lr = float(hparams.learning_rate)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / total))
     gen = torch.Generator().manual_seed(seed)
@@ -461,7 +438,7 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
         bar = tqdm(total=total, desc=f"LoRA {source}", unit="step")
     log: list[tuple] = []
     curve: list[tuple] = []
-    evals = _evaluation_steps(total, int(hp["evaluations"])) if val_chats else set()
+    evals = _evaluation_steps(total, int(hparams.evaluations)) if val_chats else set()
     since: list[float] = []  # training losses since the last evaluation
 
     def evaluate(at: int) -> None:
@@ -495,8 +472,8 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: dict | None = None
             opt.zero_grad(set_to_none=True)
             step += 1
             loss_val = loss_sum / n_lab
-            log.append((step, round((epoch * steps_per_epoch + j // accum + 1) / steps_per_epoch, 4),
-                        f"{loss_val:.6f}", f"{cur_lr:.6e}"))
+            at_epoch = round((epoch * steps_per_epoch + j // accum + 1) / steps_per_epoch, 4)
+            log.append((step, at_epoch, f"{loss_val:.6f}", f"{cur_lr:.6e}"))
             since.append(loss_val)
             evaluate(step)
             if bar is not None:

@@ -1,4 +1,4 @@
-"""Persistent response cache for hosted-model calls.
+"""The response cache of hosted models: every answer a hosted API gave, kept on disk.
 
 One SQLite database (WAL mode) per cache directory, keyed by the sha256 of everything that
 determines a response: model, base_url, messages and the sampling settings (kind, k, n,
@@ -6,7 +6,8 @@ temperature, seed, max_tokens).  Every response is committed the moment it arriv
 study that is killed half way never pays for the same request twice.
 
 The directory comes from the model config's ``cache_dir``, else the ``INWARD_CACHE``
-environment variable, else ``~/.cache/inward``; it lives outside DVC-tracked outputs.
+environment variable, else ``~/.cache/inward``; it lives outside DVC-tracked outputs. The same
+directory holds the state of hosted finetuning jobs (``inward.backends.hosted``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from inward.config.types import ModelConfig
+
 DB_NAME = "responses.sqlite"
 
 
-def cache_dir(model_cfg: dict | None = None) -> Path:
+def cache_dir(cfg: ModelConfig | None = None) -> Path:
     """Directory holding the response cache and hosted-finetune job state."""
-    cfg = model_cfg or {}
-    d = cfg.get("cache_dir") or os.environ.get("INWARD_CACHE") or "~/.cache/inward"
+    d = (cfg and cfg.cache_dir) or os.environ.get("INWARD_CACHE") or "~/.cache/inward"
     return Path(d).expanduser()
 
 
@@ -120,9 +122,9 @@ _OPEN: dict[str, ResponseCache] = {}
 _OPEN_LOCK = threading.Lock()
 
 
-def open_cache(model_cfg: dict | None = None) -> ResponseCache:
+def open_cache(cfg: ModelConfig | None = None) -> ResponseCache:
     """The (process-wide shared) response cache for this model config's cache directory."""
-    path = str((cache_dir(model_cfg) / DB_NAME).resolve())
+    path = str((cache_dir(cfg) / DB_NAME).resolve())
     with _OPEN_LOCK:
         if path not in _OPEN:
             _OPEN[path] = ResponseCache(path)

@@ -7,25 +7,23 @@ has no GPU, and the node that runs them is chosen after the request is made.
 
 from __future__ import annotations
 
+from inward.config.types import ModelConfig
 
-def gpus_of(model_cfg: dict) -> int:
+
+def gpus_of(model: ModelConfig) -> int:
     """GPUs one job of this model requests (the Snakemake resource ``gpu``)."""
-    if model_cfg.get("backend") != "local":
-        return 0  # a hosted model computes elsewhere
-    return int(model_cfg.get("gpus", 0))
+    return model.gpu_request
 
 
-def gpu_problems(name: str, model_cfg: dict) -> list[str]:
+def gpu_problems(name: str, model: ModelConfig) -> list[str]:
     """A ``gpus`` request that cannot be honoured, one message per problem."""
-    gpus = model_cfg.get("gpus", 0)
-    if not gpus:
+    if not model.gpus:
         return []
     key = f"models.{name}.gpus"
-    if model_cfg.get("backend") != "local":
-        return [(f"{key}: {gpus} asked of a hosted model ({model_cfg.get('backend')!r} backend); "
+    if not model.is_local:
+        return [(f"{key}: {model.gpus} asked of a hosted model ({model.backend!r} backend); "
                 "only local models run on GPUs: remove the key or set it to 0")]
-    device = model_cfg.get("device", "auto")
-    if device in ("cpu", "mps"):
-        return [(f"{key}: {gpus} asked but models.{name}.device is {device!r}; allowed with "
-                "gpus > 0: auto, cuda, cuda:N")]
+    if model.device in ("cpu", "mps"):
+        return [(f"{key}: {model.gpus} asked but models.{name}.device is {model.device!r}; "
+                 "allowed with gpus > 0: auto, cuda, cuda:N")]
     return []

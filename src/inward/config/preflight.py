@@ -1,7 +1,7 @@
 """Checks of what ``params.yaml`` points at, made before any job starts.
 
-``inward.config.validation`` checks the shape of the params and the registry names; this module looks at
-the world they refer to: task files (present, non-empty, valid, no duplicate ids, prompts
+``inward.config.validation`` checks the shape of the params and the registry names; this module
+looks at the world they refer to: task files (present, non-empty, valid, no duplicate ids, prompts
 within ``tasks.max_prompt_chars``), local model directories, the API-key variables of hosted
 models, and whether each built-in task can generate as many items as asked. Each problem is
 one line naming the key, the file and line where there is one, and what is allowed.
@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+from inward.config.types import Params
 from inward.models import embedded
 from inward.tasks import catalog, task_files
 
@@ -20,12 +21,12 @@ HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _TRUE = ("1", "true", "yes", "on")
 
 
-def task_file_problems(params: dict) -> list[str]:
+def task_file_problems(params: Params) -> list[str]:
     """Every task file must load: exist, hold at least one valid item, no duplicate ids,
     no prompt over the length limit (user JSONL); valid DataRow lines (the paper's release)."""
-    limit = params["tasks"].get("max_prompt_chars", catalog.DEFAULT_MAX_PROMPT_CHARS)
+    limit = params.tasks.max_prompt_chars
     problems = []
-    for name, value in (params["tasks"].get("files") or {}).items():
+    for name, value in params.tasks.files.items():
         key = f"tasks.files.{name}"
         try:
             found = task_files.entry_sources(name, value)
@@ -43,16 +44,16 @@ def task_file_problems(params: dict) -> list[str]:
     return problems
 
 
-def size_problems(params: dict) -> list[str]:
+def size_problems(params: Params) -> list[str]:
     """A built-in task asked for more distinct items than it can generate."""
     problems = []
     try:
-        files = set(task_files.sources(params["tasks"]))
+        files = set(task_files.sources(params.tasks.files))
     except (ValueError, OSError, UnicodeDecodeError):
-        files = set(params["tasks"].get("files") or {})
+        files = set(params.tasks.files)
     for split in ("train", "test"):
-        n = params["tasks"][f"n_{split}_items"]
-        for name in params["tasks"][split]:
+        n = params.tasks.n_items(split)
+        for name in params.tasks.split(split):
             if name in files or name not in catalog.TASKS:
                 continue
             most = catalog.max_items(name)
@@ -97,15 +98,15 @@ def local_source_problem(name: str, source: str) -> str | None:
     return f"{key}: local model directory {source!r} does not exist; {allowed}"
 
 
-def model_problems(params: dict) -> list[str]:
+def model_problems(params: Params) -> list[str]:
     problems = []
-    for name, cfg in params["models"].items():
-        if cfg["backend"] == "local":
-            problem = local_source_problem(name, cfg["source"])
+    for name, model in params.models.items():
+        if model.is_local:
+            problem = local_source_problem(name, model.source)
             if problem:
                 problems.append(problem)
-        elif cfg["backend"] == "openai":
-            var = cfg.get("api_key_env") or "OPENAI_API_KEY"
+        else:  # hosted: the key's variable must be set
+            var = model.api_key_env
             if not os.environ.get(var):
                 problems.append(f"models.{name}.api_key_env: the environment variable {var!r} "
                                 "is not set; export it with the API key (params.yaml names the "
@@ -113,6 +114,6 @@ def model_problems(params: dict) -> list[str]:
     return problems
 
 
-def problems(params: dict) -> list[str]:
+def problems(params: Params) -> list[str]:
     """Everything outside params.yaml that would make a job fail."""
     return task_file_problems(params) + size_problems(params) + model_problems(params)

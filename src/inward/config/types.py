@@ -48,6 +48,14 @@ def _build(cls, raw: Raw, **extra):
     return cls(**{k: _frozen(v) for k, v in raw.items()}, **extra)
 
 
+class _Section:
+    """A section of params.yaml with no defaults of its own beyond its fields'."""
+
+    @classmethod
+    def from_params(cls, raw: Raw):
+        return _build(cls, raw)
+
+
 @dataclass(frozen=True)
 class LoraHparams:
     """Hyper-parameters of one finetune (``finetune.self``, ``finetune.shift`` and a model's
@@ -143,7 +151,7 @@ class ModelConfig:
     suffix: str | None = None
     """Hosted finetunes: the suffix of the finetuned model's name."""
     send_extra_hparams: bool | None = None
-    """Hosted finetunes: send LoRA values beyond the provider's (None: only to a loopback server)."""
+    """Hosted finetunes: send LoRA values the provider lacks (None: to a loopback server only)."""
     cache: bool = True
     """Hosted: keep every answer in the persistent response cache."""
     cache_dir: str | None = None
@@ -179,7 +187,7 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class TasksConfig:
+class TasksConfig(_Section):
     """``tasks:``: which tasks are trained on and held out, and how many items each gets."""
 
     train: tuple[str, ...]
@@ -206,7 +214,7 @@ class TasksConfig:
 
 
 @dataclass(frozen=True)
-class GenerationConfig:
+class GenerationConfig(_Section):
     """``generation:``: how answers are generated (greedy at both levels)."""
 
     object_max_new_tokens: int
@@ -220,7 +228,7 @@ class GenerationConfig:
 
 
 @dataclass(frozen=True)
-class SftConfig:
+class SftConfig(_Section):
     """``sft:``: what each finetune's examples are made of."""
 
     cap_per_group: int
@@ -248,7 +256,7 @@ class FinetuneConfig:
 
 
 @dataclass(frozen=True)
-class CalibrationConfig:
+class CalibrationConfig(_Section):
     """``calibration:``: the sampled distributions behind the calibration MAD."""
 
     n_samples: int
@@ -262,7 +270,7 @@ class CalibrationConfig:
 
 
 @dataclass(frozen=True)
-class MetricsConfig:
+class MetricsConfig(_Section):
     """``metrics:``: how answers are read and how uncertain the numbers are."""
 
     n_boot: int
@@ -272,7 +280,7 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
-class PlotsConfig:
+class PlotsConfig(_Section):
     """``plots:``: figure sizes."""
 
     width: int
@@ -306,14 +314,14 @@ class Params:
             seed=raw["base"]["seed"],
             models=MappingProxyType({name: ModelConfig.from_params(entry)
                                      for name, entry in raw["models"].items()}),
-            tasks=_build(TasksConfig, raw["tasks"]),
-            generation=_build(GenerationConfig, raw["generation"]),
-            sft=_build(SftConfig, raw["sft"]),
+            tasks=TasksConfig.from_params(raw["tasks"]),
+            generation=GenerationConfig.from_params(raw["generation"]),
+            sft=SftConfig.from_params(raw["sft"]),
             finetune=FinetuneConfig(self=LoraHparams.from_params(raw["finetune"]["self"]),
                                     shift=LoraHparams.from_params(raw["finetune"]["shift"])),
-            calibration=_build(CalibrationConfig, raw["calibration"]),
-            metrics=_build(MetricsConfig, raw["metrics"]),
-            plots=_build(PlotsConfig, raw["plots"]),
+            calibration=CalibrationConfig.from_params(raw["calibration"]),
+            metrics=MetricsConfig.from_params(raw["metrics"]),
+            plots=PlotsConfig.from_params(raw["plots"]),
         )
 
     def replay_weight(self, model: str) -> float:

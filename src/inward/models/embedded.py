@@ -95,8 +95,6 @@ EMBEDDED: dict[str, ModelSpec] = {
     ),
 }
 
-DEFAULT_MODEL = "embedded:smollm2-135m"
-
 
 def list_models() -> list[str]:
     """Registry names of the embedded models."""
@@ -348,7 +346,8 @@ def load_tokenizer(source: str):
 
 
 def load_model(source: str, device=None, dtype=None):
-    """Load ``(model, tokenizer)`` in eval mode on ``device`` (default: inward.models.device choice)."""
+    """Load ``(model, tokenizer)`` in eval mode on ``device`` (default: the choice of
+    ``inward.models.device``)."""
     from transformers import AutoModelForCausalLM
 
     from inward.models.device import default_dtype, select_device
@@ -423,7 +422,8 @@ def format_chat(tokenizer, messages: list[dict], fmt: str = "template",
 
 
 # Vocabulary entries that are markup of the model, never text of an answer: turn markers,
-# <|...|> markers, reserved <unusedN> slots, image markers, <s>/</s>, <bos>/<eos>/<pad>/<unk>/<mask>.
+# <|...|> markers, reserved <unusedN> slots, image markers, <s>/</s> and
+# <bos>/<eos>/<pad>/<unk>/<mask>.
 _CONTROL_TOKEN = re.compile(r"<unused\d+>|<\|[^|<>\s]+\|>|<(?:start|end)_of_[a-z_]+>|</?s>"
                             r"|<(?:bos|eos|pad|unk|mask)>|\[multimodal\]")
 

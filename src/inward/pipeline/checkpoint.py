@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,25 @@ def request_key(*parts: Any) -> str:
     """A stable hash of JSON-serialisable parts (model config, adapter hash, chat, settings)."""
     blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """What decides a model call's answer besides the model, its adapter and the chat: part of
+    each request's resume key."""
+
+    kind: str
+    """object, hypothetical, object+samples or hypothetical+samples."""
+    max_new_tokens: int
+    seed: int
+    n: int | None = None
+    """Sampled answers per chat (calibration), None for greedy answers only."""
+    temperature: float | None = None
+    """Sampling temperature (calibration), None for greedy answers only."""
+
+    def key(self) -> dict:
+        """The settings as hashed into request keys (unset fields left out, as always)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 def file_digest(path: str | Path | None) -> str | None:

@@ -14,12 +14,22 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
 
+from inward.config.types import (
+    CalibrationConfig,
+    GenerationConfig,
+    LoraHparams,
+    ModelConfig,
+    PlotsConfig,
+    plain,
+)
 from inward.pipeline import checkpoint
+from inward.pipeline.checkpoint import CallSettings
 from inward.records import jsonl
 from inward.records.jsonl import honour_umask, read_jsonl, write_jsonl
 from inward.scoring.frames import object_values, study_pairs
@@ -63,13 +73,15 @@ def build_items(*, item_file: str, split: str, task_names: list, n_items: int, s
 
 
 # --- model calls -------------------------------------------------------------------------------
-def _model_calls(model_cfg: dict, adapter: str | None, threads: int, out: str,
-                 requests: list[list[dict]], settings: dict,
+def _model_calls(model: ModelConfig, adapter: str | None, threads: int, out: str,
+                 requests: list[list[dict]], settings: CallSettings,
                  call: Callable[[object, list[list[dict]]], list], chunk_size: int) -> list:
     """Run ``call(backend, chats)`` over ``requests`` resumably, loading the model only if
     something is left to compute."""
     adapter_hash = checkpoint.file_digest(adapter)
-    keys = [checkpoint.request_key(model_cfg, adapter_hash, settings, chat) for chat in requests]
+    # the model entry as written: the keys of a finished study stay valid when defaults move
+    keys = [checkpoint.request_key(plain(model.written), adapter_hash, settings.key(), chat)
+            for chat in requests]
     backend = None
     started = time.time()
 
@@ -77,7 +89,7 @@ def _model_calls(model_cfg: dict, adapter: str | None, threads: int, out: str,
         nonlocal backend
         if backend is None:
             from inward.backends import load_backend
-            backend = load_backend(model_cfg, adapter=adapter, threads=threads)
+            backend = load_backend(model, adapter=adapter, threads=threads)
         return call(backend, chats)
 
     def progress(done, total):
@@ -91,49 +103,50 @@ def _model_calls(model_cfg: dict, adapter: str | None, threads: int, out: str,
     return results
 
 
-def object_answers(*, item_file: str, answers: str, model_cfg: dict, gen: dict, seed: int,
-                   adapter: str | None = None, threads: int = 1) -> None:
+def object_answers(*, item_file: str, answers: str, model_cfg: ModelConfig,
+                   gen: GenerationConfig, seed: int, adapter: str | None = None,
+                   threads: int = 1) -> None:
     """Greedy object-level answers of one agent to every item of a split."""
     its = load_items(item_file)
-    chats = [prompts.object_chat(it, gen["demonstration"]) for it in its]
-    settings = {"kind": "object", "max_new_tokens": gen["object_max_new_tokens"], "seed": seed}
+    chats = [prompts.object_chat(it, gen.demonstration) for it in its]
+    settings = CallSettings("object", gen.object_max_new_tokens, seed)
     out = _model_calls(model_cfg, adapter, threads, answers, chats, settings,
-                       lambda b, c: b.generate(c, max_new_tokens=gen["object_max_new_tokens"],
+                       lambda b, c: b.generate(c, max_new_tokens=gen.object_max_new_tokens,
                                                temperature=0.0, seed=seed),
-                       chunk_size=gen["batch_size"])
+                       chunk_size=gen.batch_size)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "response": r}
                  for it, r in zip(its, out, strict=True)], answers)
     checkpoint.clear(answers)
 
 
-def hypothetical_answers(*, item_file: str, answers: str, model_cfg: dict, gen: dict, props: list,
-                         seed: int, adapter: str | None = None, threads: int = 1) -> None:
+def hypothetical_answers(*, item_file: str, answers: str, model_cfg: ModelConfig,
+                         gen: GenerationConfig, props: list, seed: int,
+                         adapter: str | None = None, threads: int = 1) -> None:
     """Greedy answers of one agent to the hypothetical question of every (item, property)."""
     pairs = study_pairs(load_items(item_file), props)
     chats = [prompts.hypothetical_chat(it, p) for it, p in pairs]
-    settings = {"kind": "hypothetical", "max_new_tokens": gen["hypothetical_max_new_tokens"],
-                "seed": seed}
+    settings = CallSettings("hypothetical", gen.hypothetical_max_new_tokens, seed)
     out = _model_calls(model_cfg, adapter, threads, answers, chats, settings,
-                       lambda b, c: b.generate(c, max_new_tokens=gen["hypothetical_max_new_tokens"],
+                       lambda b, c: b.generate(c, max_new_tokens=gen.hypothetical_max_new_tokens,
                                                temperature=0.0, seed=seed),
-                       chunk_size=gen["batch_size"])
+                       chunk_size=gen.batch_size)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "response": r}
                  for (it, p), r in zip(pairs, out, strict=True)], answers)
     checkpoint.clear(answers)
 
 
-def _answers_and_samples(model_cfg: dict, adapter: str | None, threads: int, out: str,
-                         chats: list[list[dict]], kind: str, max_new_tokens: int, calib: dict,
-                         batch_size: int, seed: int) -> list[tuple[str, list[str]]]:
-    """Per chat, the greedy answer and ``calib["n_samples"]`` answers at the calibration
+def _answers_and_samples(model_cfg: ModelConfig, adapter: str | None, threads: int, out: str,
+                         chats: list[list[dict]], kind: str, max_new_tokens: int,
+                         calib: CalibrationConfig, batch_size: int,
+                         seed: int) -> list[tuple[str, list[str]]]:
+    """Per chat, the greedy answer and ``calib.n_samples`` answers at the calibration
     temperature, from one pass over the prompts (a local model prefills each prompt once for
     both), resumably; the checkpoint and the usage record are named after ``out``, the
     answers file."""
     from inward.backends import greedy_and_samples
 
-    n, temperature = calib["n_samples"], calib["temperature"]
-    settings = {"kind": kind, "n": n, "temperature": temperature,
-                "max_new_tokens": max_new_tokens, "seed": seed}
+    n, temperature = calib.n_samples, calib.temperature
+    settings = CallSettings(kind, max_new_tokens, seed, n=n, temperature=temperature)
     out_rows = _model_calls(model_cfg, adapter, threads, out, chats, settings,
                             lambda b, c: [list(x) for x in greedy_and_samples(
                                 b, c, n, max_new_tokens, temperature, seed)],
@@ -141,17 +154,18 @@ def _answers_and_samples(model_cfg: dict, adapter: str | None, threads: int, out
     return [(g, s) for g, s in out_rows]
 
 
-def object_answers_and_samples(*, item_file: str, answers: str, samples: str, model_cfg: dict,
-                               gen: dict, calib: dict, seed: int, adapter: str | None = None,
+def object_answers_and_samples(*, item_file: str, answers: str, samples: str,
+                               model_cfg: ModelConfig, gen: GenerationConfig,
+                               calib: CalibrationConfig, seed: int, adapter: str | None = None,
                                threads: int = 1) -> None:
     """The greedy object-level answer to every held-out item (as ``object_answers``) and
     ``n_samples`` sampled answers per item: the object-level distribution of the calibration
     MAD. One job, so each prompt is computed once."""
     its = load_items(item_file)
-    chats = [prompts.object_chat(it, gen["demonstration"]) for it in its]
+    chats = [prompts.object_chat(it, gen.demonstration) for it in its]
     out = _answers_and_samples(model_cfg, adapter, threads, answers, chats,
-                               "object+samples", gen["object_max_new_tokens"], calib,
-                               gen["batch_size"], seed)
+                               "object+samples", gen.object_max_new_tokens, calib,
+                               gen.batch_size, seed)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "response": g}
                  for it, (g, _) in zip(its, out, strict=True)], answers)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "samples": s}
@@ -160,17 +174,17 @@ def object_answers_and_samples(*, item_file: str, answers: str, samples: str, mo
 
 
 def hypothetical_answers_and_samples(*, item_file: str, answers: str, samples: str,
-                                     model_cfg: dict, gen: dict, calib: dict, props: list,
-                                     seed: int, adapter: str | None = None,
-                                     threads: int = 1) -> None:
+                                     model_cfg: ModelConfig, gen: GenerationConfig,
+                                     calib: CalibrationConfig, props: list, seed: int,
+                                     adapter: str | None = None, threads: int = 1) -> None:
     """The greedy hypothetical answer of every (item, property) (as ``hypothetical_answers``)
     and ``n_samples`` sampled answers at the calibration temperature: the hypothetical-level
     distribution of the calibration MAD. One job, so each prompt is computed once."""
     pairs = study_pairs(load_items(item_file), props)
     chats = [prompts.hypothetical_chat(it, p) for it, p in pairs]
     out = _answers_and_samples(model_cfg, adapter, threads, answers, chats,
-                               "hypothetical+samples", gen["hypothetical_max_new_tokens"],
-                               calib, gen["batch_size"], seed)
+                               "hypothetical+samples", gen.hypothetical_max_new_tokens,
+                               calib, gen.batch_size, seed)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "response": g}
                  for (it, p), (g, _) in zip(pairs, out, strict=True)], answers)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "samples": s}
@@ -224,8 +238,9 @@ def training_data(*, sources: list, train: str, val: str, validation_fraction: f
          f"(from {', '.join(f'{len(p)}' for p in parts)}) -> {train}, {val}")
 
 
-def finetune(*, data: str, adapter_out: str, model_cfg: dict, hparams: dict, seed: int,
-             val: str | None = None, init_adapter: str | None = None, threads: int = 1) -> None:
+def finetune(*, data: str, adapter_out: str, model_cfg: ModelConfig, hparams: LoraHparams,
+             seed: int, val: str | None = None, init_adapter: str | None = None,
+             threads: int = 1) -> None:
     """LoRA (local) or hosted (openai) finetune of one agent."""
     from inward.backends import finetune as run_finetune
 
@@ -236,8 +251,8 @@ def finetune(*, data: str, adapter_out: str, model_cfg: dict, hparams: dict, see
 
 # --- evaluation and presentation ---------------------------------------------------------------
 def evaluate(*, metrics: str, tables: str, models: list, test_items: str, props: list,
-             calib: dict, n_boot: int, seed: int, rule_set: str = "paper", threads: int = 1,
-             **_inputs) -> None:
+             calib: CalibrationConfig, n_boot: int, seed: int, rule_set: str = "paper",
+             threads: int = 1, **_inputs) -> None:
     """All metrics of the study -> metrics JSON and per-item tables."""
     from inward.scoring.evaluation import evaluate_study
 
@@ -246,7 +261,8 @@ def evaluate(*, metrics: str, tables: str, models: list, test_items: str, props:
                    tables_dir=tables, rule_set=rule_set)
 
 
-def figures(*, metrics: str, tables: str, figures: str, plot_cfg: dict, threads: int = 1) -> None:
+def figures(*, metrics: str, tables: str, figures: str, plot_cfg: PlotsConfig,
+            threads: int = 1) -> None:
     from inward.reporting.plots import make_figures
 
     make_figures(metrics, tables, figures, plot_cfg)
@@ -276,12 +292,23 @@ def benchmarks(*, answers: list, summary: str, jobs: list, threads: int = 1) -> 
     _log(f"{summarise([tuple(j) for j in jobs], summary)} benchmark files -> {summary}")
 
 
+def typed_params(step: Callable[..., None], kwargs: dict) -> dict:
+    """The one place where a rule's JSON-able params become typed configuration: a keyword
+    whose annotation in ``step`` is a config type (``ModelConfig``, ``GenerationConfig``, ...)
+    is built with that type's ``from_params``."""
+    hints = typing.get_type_hints(step)
+    return {k: (hints[k].from_params(v)
+                if isinstance(v, Mapping) and hasattr(hints.get(k), "from_params") else v)
+            for k, v in kwargs.items()}
+
+
 def run_step(step: Callable[..., None], smk) -> None:
     """Entry point for ``script:`` rules (``workflow/scripts/<step>.py``): call ``step`` with
     the rule's named inputs, outputs and params; stderr and stdout go to the rule's log."""
     kwargs = {**dict(smk.input.items()), **dict(smk.output.items()), **dict(smk.params.items())}
     # an optional input given as [] (e.g. no adapter for an untrained model) means None
     kwargs = {k: (None if isinstance(v, list) and not v else v) for k, v in kwargs.items()}
+    kwargs = typed_params(step, kwargs)
     kwargs["threads"] = smk.threads
     log = smk.log[0] if smk.log else None
     Path(log).parent.mkdir(parents=True, exist_ok=True) if log else None
@@ -304,4 +331,4 @@ def run_step(step: Callable[..., None], smk) -> None:
             honour_umask(path)
 
 
-__all__ = ["run_step"]
+__all__ = ["run_step", "typed_params"]

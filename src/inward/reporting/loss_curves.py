@@ -2,8 +2,8 @@
 draws) and one altair figure of all of them.
 
 Each local adapter folder holds ``loss_curve.csv`` (step, train_loss, val_loss: see
-``inward.backends.lora``); a hosted finetune keeps its curves with the provider, so its CSV holds the
-header only.
+``inward.backends.lora``); a hosted finetune keeps its curves with the provider, so its CSV holds
+the header only.
 """
 
 from __future__ import annotations

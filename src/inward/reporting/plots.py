@@ -18,6 +18,8 @@ from pathlib import Path
 import altair as alt
 import polars as pl
 
+from inward.config.types import PlotsConfig
+
 ROLE_ORDER = ["untrained", "self", "cross", "baseline"]
 
 
@@ -43,7 +45,7 @@ def accuracy_rows(metrics: dict) -> list[dict]:
     return rows
 
 
-def _bars(df: pl.DataFrame, x: str, color: str, cfg: dict, title: str,
+def _bars(df: pl.DataFrame, x: str, color: str, cfg: PlotsConfig, title: str,
           facet: str = "target") -> alt.FacetChart:
     base = alt.Chart(df)
     bars = base.mark_bar().encode(
@@ -53,19 +55,19 @@ def _bars(df: pl.DataFrame, x: str, color: str, cfg: dict, title: str,
         tooltip=[x, color, alt.Tooltip("accuracy:Q", format=".3f"), "n"])
     errs = base.mark_errorbar().encode(x=alt.X(f"{x}:N", sort=None),
                                        y=alt.Y("ci_low:Q", title="accuracy"), y2="ci_high:Q")
-    return (alt.layer(bars, errs).properties(width=cfg["width"], height=cfg["height"])
+    return (alt.layer(bars, errs).properties(width=cfg.width, height=cfg.height)
             .facet(column=alt.Column(f"{facet}:N", title="target model (M1)"))
             .resolve_scale(x="independent")
             .properties(title=title))
 
 
-def accuracy_chart(metrics: dict, cfg: dict):
+def accuracy_chart(metrics: dict, cfg: PlotsConfig):
     df = pl.DataFrame(accuracy_rows(metrics))
     return _bars(df, "predictor", "role", cfg,
                  "Held-out accuracy at predicting M1's behaviour (95% CI)")
 
 
-def by_group_chart(groups: pl.DataFrame, cfg: dict):
+def by_group_chart(groups: pl.DataFrame, cfg: PlotsConfig):
     df = groups.with_columns((pl.col("task") + "/" + pl.col("property")).alias("task/property"))
     base = alt.Chart(df)
     bars = base.mark_bar().encode(
@@ -73,12 +75,12 @@ def by_group_chart(groups: pl.DataFrame, cfg: dict):
         color="role:N", tooltip=["task/property", "role", "predictor",
                                  alt.Tooltip("accuracy:Q", format=".3f"), "n"])
     errs = base.mark_errorbar().encode(x="role:N", y="ci_low:Q", y2="ci_high:Q")
-    return (alt.layer(bars, errs).properties(width=90, height=cfg["height"] // 2)
+    return (alt.layer(bars, errs).properties(width=90, height=cfg.height // 2)
             .facet(row=alt.Row("target:N"), column=alt.Column("task/property:N"))
             .properties(title="Accuracy per held-out task and property"))
 
 
-def calibration_chart(bins: pl.DataFrame, cfg: dict):
+def calibration_chart(bins: pl.DataFrame, cfg: PlotsConfig):
     line = alt.Chart().mark_line(point=True).encode(
         x=alt.X("object_mean:Q", title="object-level probability (bin mean)",
                 scale=alt.Scale(domain=[0, 1])),
@@ -87,13 +89,13 @@ def calibration_chart(bins: pl.DataFrame, cfg: dict):
         color="role:N", tooltip=["role", "hypo_mean", "object_mean", "n"])
     diag = alt.Chart().mark_rule(strokeDash=[4, 4], color="gray").encode(
         x=alt.datum(0.0), y=alt.datum(0.0), x2=alt.datum(1.0), y2=alt.datum(1.0))
-    return (alt.layer(diag, line, data=bins).properties(width=cfg["height"], height=cfg["height"])
+    return (alt.layer(diag, line, data=bins).properties(width=cfg.height, height=cfg.height)
             .facet(column=alt.Column("target:N", title="target model (M1)"))
             .properties(title="Calibration: predicted vs actual behaviour probability "
                         "(sampled)"))
 
 
-def shift_chart(metrics: dict, cfg: dict):
+def shift_chart(metrics: dict, cfg: PlotsConfig):
     rows = []
     for target, res in metrics["targets"].items():
         if "shift" not in res:
@@ -113,7 +115,8 @@ def save(chart, stem: Path, scale: float) -> None:
     chart.save(str(stem.with_suffix(".png")), scale_factor=scale)
 
 
-def make_figures(metrics_path: str, tables_dir: str, figures_dir: str, cfg: dict) -> list[Path]:
+def make_figures(metrics_path: str, tables_dir: str, figures_dir: str,
+                 cfg: PlotsConfig) -> list[Path]:
     metrics = json.loads(Path(metrics_path).read_text())
     tables = Path(tables_dir)
     out = Path(figures_dir)
@@ -127,6 +130,6 @@ def make_figures(metrics_path: str, tables_dir: str, figures_dir: str, cfg: dict
     written = []
     for name, chart in charts.items():
         if chart is not None:
-            save(chart, out / name, cfg["scale"])
+            save(chart, out / name, cfg.scale)
             written.append(out / f"{name}.png")
     return written

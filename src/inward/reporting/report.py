@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
 import yaml
 
+from inward.config.types import ModelConfig
 from inward.scoring.evaluation import COMPLIANCE_MIN, MODE_SHARE_MAX
 
 
@@ -89,7 +91,8 @@ def reading(metrics: dict) -> str:
     for m, r in metrics["targets"].items():
         groups = r.get("groups", {})
         s = (f"Trained on its own behaviour, {m} predicts its held-out behaviour with "
-             f"{_pct(r['self']['accuracy'])} accuracy (untrained: {_pct(r['untrained']['accuracy'])}; "
+             f"{_pct(r['self']['accuracy'])} accuracy "
+             f"(untrained: {_pct(r['untrained']['accuracy'])}; "
              f"always guessing its most common answer: {_pct(r['self']['baseline'])}); "
              f"{groups.get('informative', 0)} of {groups.get('n', 0)} task/property groups are "
              f"informative.")
@@ -113,15 +116,16 @@ def reading(metrics: dict) -> str:
     return " ".join(sentences)
 
 
-def _models_line(params: dict) -> str:
-    return ", ".join(f"`{name}` ({cfg.get('source') or cfg.get('model')})"
-                     for name, cfg in params["models"].items())
+def _models_line(models: Mapping[str, ModelConfig]) -> str:
+    return ", ".join(f"`{name}` ({model.source or model.model})"
+                     for name, model in models.items())
 
 
 def write_report(metrics_path: str, tables_dir: str, figures_dir: str, report_path: str,
                  params_file: str) -> None:
     metrics = json.loads(Path(metrics_path).read_text())
     params = yaml.safe_load(Path(params_file).read_text())
+    models = {name: ModelConfig.from_params(entry) for name, entry in params["models"].items()}
     report = Path(report_path)
     fig_rel = Path(os.path.relpath(figures_dir, report.parent))
     groups = pl.read_csv(Path(tables_dir) / "by_task_property.csv")
@@ -140,7 +144,7 @@ def write_report(metrics_path: str, tables_dir: str, figures_dir: str, report_pa
     text = [
         "# Introspection study: results",
         "",
-        (f"Models: {_models_line(params)}. "
+        (f"Models: {_models_line(models)}. "
          f"Training tasks: {', '.join(params['tasks']['train'])}; held-out tasks: "
          f"{', '.join(params['tasks']['test'])}; {params['tasks']['n_test_items']} held-out "
          f"items per task; seed {params['base']['seed']}."),

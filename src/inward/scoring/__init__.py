@@ -1,1 +1,2 @@
-"""From answers to numbers: the rule sets that read answers, frames, metrics, calibration and the study's evaluation."""
+"""From answers to numbers: the rule sets that read answers, frames, metrics, calibration and
+the study's evaluation."""

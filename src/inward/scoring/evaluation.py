@@ -22,8 +22,9 @@ from pathlib import Path
 
 import polars as pl
 
+from inward.config.types import CalibrationConfig
 from inward.records.jsonl import read_jsonl
-from inward.scoring import calibration, metrics, rule_sets
+from inward.scoring import calibration, metrics
 from inward.scoring.frames import (
     KEY,
     hypothetical_distributions,
@@ -31,6 +32,8 @@ from inward.scoring.frames import (
     object_values,
     predictions,
 )
+from inward.scoring.paper_rules import paper_clean
+from inward.scoring.rule_sets import DEFAULT_RULES, RuleSet, get_rule_set
 from inward.study import layout
 from inward.tasks import prompts
 from inward.tasks.catalog import Item
@@ -102,21 +105,25 @@ def behaviour_kept(before: pl.DataFrame, after: pl.DataFrame) -> dict:
 
 
 def agent_block(items: list[Item], answers: list[dict] | None, pred: pl.DataFrame | None,
-                rule_set: str) -> dict:
-    """Per-agent compliance, demonstration leaks and top-answer share per held-out task."""
+                rule_set: str | RuleSet) -> dict:
+    """Per-agent compliance, demonstration leaks and top-answer share per held-out task.
+
+    Object-level compliance follows ``rule_set``; the top-answer share compares answers after
+    the paper's cleaning (``paper_clean``) whatever the rule set."""
+    rules = get_rule_set(rule_set)
     out: dict = {}
     if answers is not None:
         by_key = {(a["task"], a["item_id"]): a.get("response") for a in answers}
         responses = [(it, by_key.get((it.task, it.item_id))) for it in items]
         n = len(responses)
-        out["object_compliance"] = (sum(rule_sets.object_compliant(it.task, r, rule_set)
+        out["object_compliance"] = (sum(rules.object_compliant(it.task, r)
                                         for it, r in responses) / n) if n else None
         out["demonstration_leak"] = (sum(prompts.leaks_demonstration(it, r)
                                          for it, r in responses) / n) if n else None
         out["n_object"] = n
         shares = {}
         for task in sorted({it.task for it in items}):
-            cleaned = [rule_sets.paper_clean(r) for it, r in responses if it.task == task]
+            cleaned = [paper_clean(r) for it, r in responses if it.task == task]
             shares[task] = Counter(cleaned).most_common(1)[0][1] / len(cleaned)
         out["top_answer_share"] = shares
     if pred is not None:
@@ -149,10 +156,14 @@ def group_table(target: str, truth: pl.DataFrame, preds: dict[str, pl.DataFrame]
     return pl.DataFrame(rows)
 
 
-def evaluate_study(*, models: list[str], test_items: str, props: list[str], calib: dict,
-                   n_boot: int, seed: int, metrics_path: str, tables_dir: str,
-                   rule_set: str = rule_sets.DEFAULT_RULES) -> dict:
-    rule_sets.check_rules(rule_set)
+def evaluate_study(*, models: list[str], test_items: str, props: list[str],
+                   calib: CalibrationConfig, n_boot: int, seed: int, metrics_path: str,
+                   tables_dir: str, rule_set: str | RuleSet = DEFAULT_RULES) -> dict:
+    """Score the study of ``models`` on the held-out items (module doc): write ``metrics_path``
+    and the tables under ``tables_dir``, return what the metrics file holds. ``props``: the
+    study's properties; ``calib``: the calibration MAD's bins and top-k; ``n_boot``, ``seed``:
+    the bootstraps; ``rule_set``: the rule set reading every answer (``metrics.rules``)."""
+    rules = get_rule_set(rule_set)
     items = _items(test_items)
     raw: dict = {}  # agent -> object-level answer records on held-out items
     obj: dict = {}  # agent -> object-level property frame on held-out items
@@ -161,19 +172,19 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str], cali
     def object_frame(agent):
         if agent not in obj:
             raw[agent] = read_jsonl(layout.object_path(agent, "test"))
-            obj[agent] = object_values(items, raw[agent], props, rule_set)
+            obj[agent] = object_values(items, raw[agent], props, rules)
         return obj[agent]
 
     def pred_frame(agent):
         if agent not in hyp:
-            hyp[agent] = predictions(read_jsonl(layout.hypo_path(agent)), rule_set)
+            hyp[agent] = predictions(read_jsonl(layout.hypo_path(agent)), rules)
         return hyp[agent]
 
     def mad(object_agent, hypo_agent):
         o = object_distributions(items, read_jsonl(layout.object_dist_path(object_agent)),
-                                 props, rule_set)
-        h = hypothetical_distributions(read_jsonl(layout.hypo_dist_path(hypo_agent)), rule_set)
-        return calibration.calibration_mad(o, h, n_bins=calib["n_bins"], top_k=calib["top_k"],
+                                 props, rules)
+        h = hypothetical_distributions(read_jsonl(layout.hypo_dist_path(hypo_agent)), rules)
+        return calibration.calibration_mad(o, h, n_bins=calib.n_bins, top_k=calib.top_k,
                                            n_boot=n_boot, seed=seed)
 
     out: dict = {"targets": {}, "agents": {}}
@@ -230,7 +241,7 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str], cali
         out["targets"][m] = res
 
     for agent in layout.hypothetical_agents(models):
-        out["agents"][agent] = agent_block(items, raw.get(agent), pred_frame(agent), rule_set)
+        out["agents"][agent] = agent_block(items, raw.get(agent), pred_frame(agent), rules)
 
     tables = Path(tables_dir)
     tables.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """Turn answer files into the polars frames that ``inward.scoring.metrics`` scores.
 
-Every reading goes through one rule set of ``inward.scoring.rule_sets`` (``rules="paper"`` or
-``"lenient"``), so finetuning labels, scores and calibration follow the same rules.
+Every reading goes through one rule set (``rule_set``: a name of
+``inward.scoring.rule_sets.RULE_SETS``, "paper" by default, or a ``RuleSet``), so finetuning
+labels, scores and calibration follow the same rules.
 
 * object-level property frame: one row per (task, item_id, property) of the study with the
   property's ``value`` (null = the answer is non-compliant or the property is undefined for it)
@@ -18,7 +19,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from inward.scoring import rule_sets
+from inward.scoring.rule_sets import DEFAULT_RULES, RuleSet, get_rule_set
 from inward.tasks import properties
 from inward.tasks.catalog import Item
 
@@ -37,30 +38,31 @@ def study_pairs(items: Iterable[Item], props: list[str]) -> list[tuple[Item, str
 
 
 def object_property_value(item: Item, prop: str, response: str | None,
-                          rule_set: str = rule_sets.DEFAULT_RULES) -> str | None:
+                          rule_set: str | RuleSet = DEFAULT_RULES) -> str | None:
     """The property of one object-level answer, None when non-compliant or undefined."""
-    return rule_sets.object_value(prop, item.task, response, item.target, rule_set)
+    return get_rule_set(rule_set).object_value(prop, item.task, response, item.target)
 
 
 def object_values(items: list[Item], answers: list[dict], props: list[str],
-                  rule_set: str = rule_sets.DEFAULT_RULES) -> pl.DataFrame:
+                  rule_set: str | RuleSet = DEFAULT_RULES) -> pl.DataFrame:
     """Object-level property frame (task, item_id, property, value, compliant)."""
-    rule_sets.check_rules(rule_set)
+    rules = get_rule_set(rule_set)
     by_key = {(a["task"], a["item_id"]): a.get("response") for a in answers}
     rows = []
     for it, p in study_pairs(items, props):
         response = by_key.get((it.task, it.item_id))
         rows.append({"task": it.task, "item_id": it.item_id, "property": p,
-                     "value": object_property_value(it, p, response, rule_set),
-                     "compliant": rule_sets.object_compliant(it.task, response, rule_set)})
+                     "value": rules.object_value(p, it.task, response, it.target),
+                     "compliant": rules.object_compliant(it.task, response)})
     return pl.DataFrame(rows, schema=_VALUE_SCHEMA)
 
 
-def predictions(hypo_answers: list[dict], rule_set: str = rule_sets.DEFAULT_RULES) -> pl.DataFrame:
+def predictions(hypo_answers: list[dict],
+                rule_set: str | RuleSet = DEFAULT_RULES) -> pl.DataFrame:
     """Prediction frame (task, item_id, property, prediction) from hypothetical answers."""
-    rule_sets.check_rules(rule_set)
+    rules = get_rule_set(rule_set)
     rows = [{"task": a["task"], "item_id": a["item_id"], "property": a["property"],
-             "prediction": rule_sets.prediction(a["property"], a.get("response"), rule_set)}
+             "prediction": rules.prediction(a["property"], a.get("response"))}
             for a in hypo_answers]
     return pl.DataFrame(rows, schema=_PRED_SCHEMA)
 
@@ -72,18 +74,18 @@ def _dist_row(key: tuple[str, str, str], counts: Counter, total: int) -> dict:
 
 
 def object_distributions(items: list[Item], samples: list[dict], props: list[str],
-                         rule_set: str = rule_sets.DEFAULT_RULES) -> pl.DataFrame:
+                         rule_set: str | RuleSet = DEFAULT_RULES) -> pl.DataFrame:
     """Property distribution per (item, property) from sampled object-level answers.
 
     prob(v) = samples whose value is v / samples whose value is defined (the official
     calibration drops invalid samples); an (item, property) without a defined sample has no
     row. Values are sorted by probability, ties by value.
     """
-    rule_sets.check_rules(rule_set)
+    rules = get_rule_set(rule_set)
     by_key = {(s["task"], s["item_id"]): s["samples"] for s in samples}
     rows = []
     for it, p in study_pairs(items, props):
-        values = [object_property_value(it, p, r, rule_set)
+        values = [rules.object_value(p, it.task, r, it.target)
                   for r in by_key.get((it.task, it.item_id), [])]
         counts = Counter(v for v in values if v is not None)
         if counts:
@@ -92,19 +94,19 @@ def object_distributions(items: list[Item], samples: list[dict], props: list[str
 
 
 def hypothetical_distributions(rows: list[dict],
-                               rule_set: str = rule_sets.DEFAULT_RULES) -> pl.DataFrame:
+                               rule_set: str | RuleSet = DEFAULT_RULES) -> pl.DataFrame:
     """Prediction distribution per (item, property) from sampled hypothetical answers.
 
     ``rows``: ``{"task", "item_id", "property", "samples": [answer, ...]}``. prob(v) = samples
     read as v / all samples: the mass of non-compliant answers stays unassigned (no
     renormalisation), and a prompt without any compliant sample keeps its row (empty lists).
     """
-    rule_sets.check_rules(rule_set)
+    rules = get_rule_set(rule_set)
     out = []
     for r in rows:
         answers = r["samples"]
-        counts = Counter(v for v in (rule_sets.prediction(r["property"], a, rule_set)
-                                     for a in answers) if v is not None)
+        counts = Counter(v for v in (rules.prediction(r["property"], a) for a in answers)
+                         if v is not None)
         out.append(_dist_row((r["task"], r["item_id"], r["property"]), counts,
                              max(1, len(answers))))
     return pl.DataFrame(out, schema=_DIST_SCHEMA)

@@ -1,10 +1,25 @@
-"""The ``inward serve`` subcommand (the CLI owner wires it with ``add_serve_parser``), also
-runnable as ``python -m inward.serve.cli`` (how ``serve.LoopbackServer`` starts a server)."""
+"""``inward serve`` (the CLI owner wires it with ``add_serve_parser``), also runnable as
+``python -m inward.serve.cli`` (how ``inward.serve.launcher.LoopbackServer`` starts a server):
+the arguments, then :func:`serve`, which builds the server's state and runs the app on uvicorn.
+
+    python -m inward.serve.cli --model smollm2=embedded:smollm2-135m \\
+        [--model gemma=embedded:gemma3-270m] [--host 127.0.0.1] [--port 8000] \\
+        [--log-requests requests.jsonl] [--data-dir DIR] [--threads N] \\
+        [--parallel N] [--require-key KEY] [--fail-first N --fail-status 429] [--lazy]
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from inward.config.types import ModelConfig
+
+log = logging.getLogger(__name__)
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -33,7 +48,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-def add_serve_parser(subparsers) -> argparse.ArgumentParser:
+def add_serve_parser(
+        subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     p = subparsers.add_parser("serve", help="OpenAI-compatible server over local models",
                               description="OpenAI-compatible loopback server over the local "
                                           "backend: chat completions, files, fine-tuning jobs.")
@@ -43,11 +59,11 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from inward.serve.app import parse_model_arg, serve
+    from inward.serve.models import parse_model_arg
 
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    models: dict[str, dict] = {}
+    models: dict[str, ModelConfig] = {}
     for spec in args.model:
         name, cfg = parse_model_arg(spec)
         if name in models:
@@ -58,6 +74,34 @@ def run_serve(args: argparse.Namespace) -> int:
           fail_status=args.fail_status, threads=args.threads, preload=not args.lazy,
           parallel=args.parallel)
     return 0
+
+
+def serve(models: Mapping[str, ModelConfig], host: str = "127.0.0.1", port: int = 8000,
+          log_requests: str | Path | None = None, data_dir: str | Path | None = None,
+          require_key: str | None = None, fail_first: int = 0, fail_status: int = 429,
+          threads: int | None = None, preload: bool = False, parallel: int = 1) -> None:
+    """Serve ``models`` until interrupted; files and jobs under ``data_dir`` (default
+    ``$INWARD_CACHE/serve``), so a finetuned model stays servable across restarts."""
+    # the server's extras load only here: ``inward`` offers this subcommand without them
+    import uvicorn
+
+    from inward.serve.app import create_app
+    from inward.serve.state import ServerState
+
+    if data_dir is None:
+        from inward.backends.response_cache import cache_dir
+        data_dir = cache_dir() / "serve"
+    if threads:
+        import torch
+        torch.set_num_threads(int(threads))
+    state = ServerState(models, Path(data_dir), Path(log_requests) if log_requests else None,
+                        require_key, fail_first, fail_status, threads, parallel=parallel)
+    if preload:
+        for name in models:
+            state.models.backend(name)
+    log.info("serving %s on http://%s:%d/v1 (data %s)", state.models.ids(), host, port,
+             state.data_dir)
+    uvicorn.run(create_app(state), host=host, port=port, log_level="warning")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,12 +1,15 @@
 """Finetuning examples in OpenAI chat format: ``{"messages": [user, assistant]}`` per line.
 
 * prediction examples (self / cross training): the user turn is the hypothetical prompt, the
-  assistant turn is the target model's object-level property value (already cleaned by
-  ``properties.extract``, so it is exactly what ``normalise_prediction`` would return);
+  assistant turn is the target model's object-level property value, as read by the rule set
+  that also scores the study (``metrics.rules``, ``inward.scoring.frames.object_values``);
 * object examples (replay and behaviour shift): the object-level chat exactly as it was asked
   (with the worked exchange when demonstrations are on, its answer marked ``"weight": 0`` so it
   is context, never a target) and the model's raw answer with only surrounding whitespace
-  stripped, so the behaviour is learned as it was produced.
+  stripped, so the behaviour is learned as it was produced; empty answers and refusals are left
+  out (``REPLAY_RULES``);
+* anchor examples (behaviour shift): property questions about a quoted text, answered by the
+  study's rule set.
 """
 
 from __future__ import annotations
@@ -19,10 +22,15 @@ from pathlib import Path
 import polars as pl
 
 from inward.records import jsonl
-from inward.scoring import compliance
+from inward.scoring.lenient_rules import LENIENT
+from inward.scoring.rule_sets import DEFAULT_RULES, RuleSet, get_rule_set
 from inward.tasks import properties as _props
-from inward.tasks.catalog import Item
+from inward.tasks.catalog import Item, resource_lines
 from inward.tasks.prompts import hypothetical_chat, object_chat
+
+REPLAY_RULES: RuleSet = LENIENT
+"""Which object-level answers become object examples, whatever ``metrics.rules`` says: those
+the lenient set calls compliant (non-empty, not opening with a refusal)."""
 
 
 def _example(user: str, assistant: str) -> dict:
@@ -71,11 +79,12 @@ def object_examples(items: Iterable[Item], responses: Iterable[dict] | Mapping,
     """Object-level examples (prompt -> raw stripped answer) for the behaviour-shift finetune.
 
     ``responses`` is a list of answer records ``{"task", "item_id", "response"}`` or a mapping
-    (task, item_id) -> response. Missing and non-compliant answers are skipped; at most
-    ``cap`` examples per task. The prompt is the object-level chat exactly as the answers
-    were produced (with the worked exchange when ``demonstration`` is on). A ``weight`` other
-    than 1 is written on the answer turn (``"weight": w``): its tokens count w times in the
-    loss (``lora.encode_weighted``; a hosted finetune gets round(w) copies instead).
+    (task, item_id) -> response. Missing answers, empty ones and refusals (``REPLAY_RULES``)
+    are skipped; at most ``cap`` examples per task. The prompt is the object-level chat exactly
+    as the answers were produced (with the worked exchange when ``demonstration`` is on). A
+    ``weight`` other than 1 is written on the answer turn (``"weight": w``): its tokens count w
+    times in the loss (``lora.encode_weighted``; a hosted finetune gets round(w) copies
+    instead).
     """
     if isinstance(responses, Mapping):
         by_key = dict(responses)
@@ -84,7 +93,7 @@ def object_examples(items: Iterable[Item], responses: Iterable[dict] | Mapping,
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for item in items:
         response = by_key.get((item.task, item.item_id))
-        if response is None or not compliance.object_compliant(response):
+        if not REPLAY_RULES.object_compliant(item.task, response):
             continue
         # the worked exchange is context (weight 0): only the model's own answer is learned
         chat = [{**m, "weight": 0} if m["role"] == "assistant" else m
@@ -150,7 +159,7 @@ _ANCHOR_PROSE = "stories.txt"
 
 
 def format_anchor_examples(properties: list[str], per_property: int, seed: int,
-                           rule_set: str = "paper") -> list[dict]:
+                           rule_set: str | RuleSet = DEFAULT_RULES) -> list[dict]:
     """Property questions about a quoted text, answered correctly (``per_property`` per text
     property in ``properties``); the text is, in turn, random colour and country names or a
     sentence of the prose training task.
@@ -160,10 +169,9 @@ def format_anchor_examples(properties: list[str], per_property: int, seed: int,
     "the" to every question) without saying anything about the model's own behaviour, old or
     new: the text is quoted, not the model's reply to any prompt. The prose texts matter: the
     shift data's prose answers mostly start with "The", and a model that saw character
-    questions only about word lists still answered "the" to them after a prose prompt."""
-    from inward.scoring import rule_sets
-    from inward.tasks.catalog import resource_lines
-
+    questions only about word lists still answered "the" to them after a prose prompt. The
+    answers are read from the texts by ``rule_set`` (``metrics.rules``)."""
+    rules = get_rule_set(rule_set)
     words = [w for f in _ANCHOR_WORDS for w in resource_lines(f) if " " not in w]
     sentences = resource_lines(_ANCHOR_PROSE)
     rng = random.Random(f"inward-anchors:{seed}")
@@ -173,7 +181,7 @@ def format_anchor_examples(properties: list[str], per_property: int, seed: int,
         for i in range(per_property if question else 0):
             text = (" ".join(rng.choice(words) for _ in range(rng.randint(3, 6))) if i % 2 == 0
                     else rng.choice(sentences))
-            value = rule_sets.object_value(prop, "anchor", text, None, rule_set)
+            value = rules.object_value(prop, "anchor", text)
             content = (f"Here is a text between the markers below.\n<<<\n{text}\n>>>\n"
                        f"{question}")
             out.append(_example(content, value))

@@ -1,1 +1,2 @@
-"""The experiment's material: task catalogue, task files, behaviour properties and the prompts sent."""
+"""The experiment's material: task catalogue, task files, behaviour properties and the prompts
+sent."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,9 +41,9 @@ class Source:
         return {"entry": self.entry, "format": self.format, "path": self.path}
 
 
-def entry_spec(name: str, value) -> tuple[str, str]:
+def entry_spec(name: str, value: str | Mapping[str, str]) -> tuple[str, str]:
     """(path, declared format) of one ``tasks.files`` entry."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return str(value["path"]), value.get("format", "auto")
     return str(value), "auto"
 
@@ -107,10 +108,11 @@ def entry_sources(name: str, value) -> dict[str, Source]:
     return {task: Source(name, "paper", path, tuple(fs)) for task, fs in sorted(by_task.items())}
 
 
-def sources(tasks_cfg: dict) -> dict[str, Source]:
-    """Every file-provided task of the study (task name -> Source)."""
+def sources(files: Mapping[str, str | Mapping[str, str]]) -> dict[str, Source]:
+    """Every task that ``tasks.files`` (entry name -> path or {path, format}) provides, by
+    task name."""
     found: dict[str, Source] = {}
-    for name, value in (tasks_cfg.get("files") or {}).items():
+    for name, value in files.items():
         for task, src in entry_sources(name, value).items():
             if task in found:
                 raise ValueError(f"tasks.files.{name}: task {task!r} is already provided by "
@@ -119,15 +121,16 @@ def sources(tasks_cfg: dict) -> dict[str, Source]:
     return found
 
 
-def split_sources(tasks_cfg: dict, split: str) -> dict[str, dict]:
+def split_sources(files: Mapping[str, str | Mapping[str, str]],
+                  split_tasks: Sequence[str]) -> dict[str, dict]:
     """The sources of one split's file tasks, as the items rule's parameter."""
-    return {task: src.param() for task, src in sources(tasks_cfg).items()
-            if task in tasks_cfg[split]}
+    return {task: src.param() for task, src in sources(files).items() if task in split_tasks}
 
 
-def split_inputs(tasks_cfg: dict, split: str) -> list[str]:
+def split_inputs(files: Mapping[str, str | Mapping[str, str]],
+                 split_tasks: Sequence[str]) -> list[str]:
     """The files one split's items are read from: the items rule's inputs."""
-    return sorted({f for task, src in sources(tasks_cfg).items() if task in tasks_cfg[split]
+    return sorted({f for task, src in sources(files).items() if task in split_tasks
                    for f in src.files})
 
 
