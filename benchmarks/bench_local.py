@@ -32,8 +32,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 
-WORDS = ["apple", "banana", "cherry", "dragon", "eagle", "forest", "garden", "harbor", "island",
-    "jungle", "kettle", "lemon", "mountain", "needle", "orange", "pencil", "quartz", "river", "silver", "tiger", "umbrella", "violin", "window", "yellow", "zebra", "anchor", "bridge", "candle", "desert", "engine", "falcon", "glacier"]
+WORDS = [
+    "apple", "banana", "cherry", "dragon", "eagle", "forest", "garden", "harbor", "island",
+    "jungle", "kettle", "lemon", "mountain", "needle", "orange", "pencil", "quartz", "river",
+    "silver", "tiger", "umbrella", "violin", "window", "yellow", "zebra", "anchor", "bridge",
+    "candle", "desert", "engine", "falcon", "glacier",
+]
 TEMPLATES = [
     "What is the first letter of the word '{w}'? Answer with the letter only.",
     "Give one word that rhymes with '{w}'.",

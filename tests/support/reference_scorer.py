@@ -1,7 +1,8 @@
 """An independent recomputation of metrics.json from a study's answer files, by the paper's
 official definitions, written as plain loops. It shares no code with inward.scoring (rule_sets,
-paper_rules, lenient_rules, rule_base, frames, metrics, calibration) (only the task registry, for which properties a task has and whether
-it is a multiple-choice task), so a test comparing the two checks both."""
+paper_rules, lenient_rules, rule_base, frames, metrics, calibration); only the task registry,
+for which properties a task has and whether it is a multiple-choice task. So a test comparing
+the two checks both."""
 
 from __future__ import annotations
 
