@@ -1,6 +1,8 @@
 """``inward``: the command line of the study.
 
 - ``inward check-params [FILE]``   validate params.yaml and say what is wrong;
+- ``inward show-prompts [--params FILE]``  print every chat the study would send, as JSONL
+                                   (runs no model, writes nothing);
 - ``inward run [-c N] [SNAKEMAKE ARGS]``  validate, then run the DAG with Snakemake;
 - ``inward restore``               after ``dvc checkout``/``dvc pull``: mark outputs up to date for
                                    Snakemake so it does not redo restored work;
@@ -39,6 +41,18 @@ def cmd_check(args) -> int:
     return 0
 
 
+def cmd_show_prompts(args) -> int:
+    from inward.pipeline.study_prompts import write_study_chats
+
+    try:
+        params = load_params(args.params, check_inputs=False)
+        write_study_chats(params)
+    except (ParamsError, ValueError, OSError) as err:
+        print(err, file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_run(args, extra: list[str]) -> int:
     if cmd_check(args):
         return 2
@@ -72,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("check-params", help="validate params.yaml")
     p.add_argument("params", nargs="?", default="params.yaml")
+    p = sub.add_parser("show-prompts", help="print every chat the study would send (JSONL: "
+                       "split, task, item_id, property, messages); runs no model")
+    p.add_argument("--params", default="params.yaml")
     p = sub.add_parser("run", help="validate params, then run the study with Snakemake")
     p.add_argument("-c", "--cores", default="all")
     p.add_argument("--params", default="params.yaml")
@@ -93,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
     if args.command == "check-params":
         return cmd_check(args)
+    if args.command == "show-prompts":
+        return cmd_show_prompts(args)
     if args.command == "restore":
         return cmd_restore(args)
     from inward.serve.cli import run_serve

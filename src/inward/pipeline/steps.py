@@ -32,10 +32,11 @@ from inward.pipeline import checkpoint
 from inward.pipeline.checkpoint import CallSettings
 from inward.records import jsonl
 from inward.records.jsonl import honour_umask, read_jsonl, write_jsonl
-from inward.scoring.frames import object_values, study_pairs
+from inward.scoring.frames import object_values
 from inward.sft import recipes
 from inward.tasks import catalog, prompts
 from inward.tasks.catalog import Item
+from inward.tasks.prompts import study_pairs
 
 
 def load_items(path: str | Path) -> list[Item]:
@@ -57,17 +58,9 @@ def build_items(*, item_file: str, split: str, task_names: list, n_items: int, s
     tasks to their sources (``inward.tasks.task_files``); ``task_files`` (the files themselves) are
     the rule's inputs, named here only so that Snakemake reruns the split when one changes.
     """
-    from inward.tasks import task_files as sources
+    from inward.tasks.task_files import split_items
 
-    files = files or {}
-    generated = [t for t in task_names if t not in files]
-    if split == "train":
-        its = catalog.build_split(generated, [], n_items, 0, seed)
-    else:
-        its = catalog.build_split([], generated, 0, n_items, seed)
-    for name in task_names:  # users' own prompts kept whole, a draw of the paper's release
-        if name in files:
-            its += sources.load_task(name, files[name], n_items, seed, split)
+    its = split_items(split, task_names, n_items, seed, files or {})
     write_jsonl([it.to_dict() for it in its], item_file)
     _log(f"{len(its)} {split} items -> {item_file}")
 

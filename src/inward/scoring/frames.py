@@ -15,13 +15,12 @@ labels, scores and calibration follow the same rules.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 
 import polars as pl
 
 from inward.scoring.rule_sets import DEFAULT_RULES, RuleSet, get_rule_set
-from inward.tasks import properties
 from inward.tasks.catalog import Item
+from inward.tasks.prompts import study_pairs
 
 KEY = ["task", "item_id", "property"]
 _VALUE_SCHEMA = {"task": pl.Utf8, "item_id": pl.Utf8, "property": pl.Utf8, "value": pl.Utf8,
@@ -30,11 +29,6 @@ _PRED_SCHEMA = {"task": pl.Utf8, "item_id": pl.Utf8, "property": pl.Utf8,
                 "prediction": pl.Utf8}
 _DIST_SCHEMA = {"task": pl.Utf8, "item_id": pl.Utf8, "property": pl.Utf8,
                 "values": pl.List(pl.Utf8), "probs": pl.List(pl.Float64)}
-
-
-def study_pairs(items: Iterable[Item], props: list[str]) -> list[tuple[Item, str]]:
-    """Every (item, property) of the study: the params' properties that apply to the task."""
-    return [(it, p) for it in items for p in props if properties.applicable(it.task, p)]
 
 
 def object_property_value(item: Item, prop: str, response: str | None,

@@ -26,7 +26,7 @@ from inward.scoring.lenient_rules import LENIENT
 from inward.scoring.rule_sets import DEFAULT_RULES, RuleSet, get_rule_set
 from inward.tasks import properties as _props
 from inward.tasks.catalog import Item, resource_lines
-from inward.tasks.prompts import hypothetical_chat, object_chat
+from inward.tasks.prompts import asks, hypothetical_chat, object_chat
 
 REPLAY_RULES: RuleSet = LENIENT
 """Which object-level answers become object examples, whatever ``metrics.rules`` says: those
@@ -66,10 +66,11 @@ def prediction_examples(items: Iterable[Item], object_values: pl.DataFrame,
     for item in items:
         for prop in properties:
             value = values.get((item.task, item.item_id, prop))
-            if value is None or not _props.applicable(item.task, prop):
+            if value is None or not asks(item, prop):
                 continue
             groups[(item.task, prop)].append(
-                _example(hypothetical_chat(item, prop)[0]["content"], value))
+                {"messages": [*hypothetical_chat(item, prop),
+                              {"role": "assistant", "content": value}]})
     return _capped(groups, cap_per_group, seed)
 
 

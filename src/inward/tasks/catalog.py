@@ -29,8 +29,8 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -73,6 +73,14 @@ STANCES: dict[str, str] = {
 _GENERIC_STANCE = "matches the inclination this question is testing for"
 
 
+Message = Mapping[str, str]
+"""One chat message, ``{"role": ..., "content": ...}``."""
+
+
+def _chat(messages: list[dict]) -> tuple[Message, ...]:
+    return tuple({"role": m["role"], "content": m["content"]} for m in messages)
+
+
 @dataclass(frozen=True)
 class Item:
     """One object-level question. ``target`` is the stance option letter (A/B tasks)."""
@@ -82,16 +90,35 @@ class Item:
     prompt: str
     target: str | None = None
     split: str = "train"
+    messages: tuple[Message, ...] | None = field(default=None, compare=False)
+    """The object-level chat exactly as a task file wrote it (the paper's release, system
+    turns included); None: the chat is built from ``prompt``."""
+    hypothetical: Mapping[str, tuple[Message, ...]] | None = field(default=None, compare=False)
+    """Per property, the hypothetical chat exactly as the task file wrote it; None: inward's
+    own question for every applicable property. When set, only these properties are asked."""
 
     def to_dict(self) -> dict:
-        """Plain dict in the Item record format of docs/ARCHITECTURE.md."""
-        return asdict(self)
+        """Plain dict in the Item record format of docs/ARCHITECTURE.md (the verbatim chats
+        only where a task file gave them)."""
+        d = {"task": self.task, "item_id": self.item_id, "prompt": self.prompt,
+             "target": self.target, "split": self.split}
+        if self.messages is not None:
+            d["messages"] = [dict(m) for m in self.messages]
+        if self.hypothetical is not None:
+            d["hypothetical"] = {p: [dict(m) for m in chat]
+                                 for p, chat in self.hypothetical.items()}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Item:
         """Inverse of ``to_dict``; extra keys are ignored."""
+        messages, hypothetical = d.get("messages"), d.get("hypothetical")
         return cls(task=d["task"], item_id=str(d["item_id"]), prompt=d["prompt"],
-                   target=d.get("target"), split=d.get("split", "train"))
+                   target=d.get("target"), split=d.get("split", "train"),
+                   messages=None if messages is None else _chat(messages),
+                   hypothetical=None if hypothetical is None else
+                   {p: _chat(chat) for p, chat in hypothetical.items()})
+
 
 
 Generator = Callable[[random.Random], tuple[str, str | None]]
@@ -466,13 +493,21 @@ def _user_message(path: Path, lineno: int, messages) -> str:
                      "(expected a list of {role, content} messages)")
 
 
+# the release's behavioral_property -> inward's property (the others keep their names)
+RELEASE_PROPERTIES = {"ethical_stance": "matches_target"}
+
+
 def load_paper_release(path: str | Path) -> list[Item]:
     """Items from the paper's dataset release (DataRow JSONL): one file or a folder of them.
 
     prompt = the object-level user message, task = original_dataset, target = the stance
     option letter (None for sequence/prose tasks and for values that are not one letter).
-    Files whose folder is named ``train`` give split "train", all others "test". Duplicate
-    (task, prompt) pairs are kept once; item ids are ``<task>-<sha1 of prompt, 12 hex>``.
+    ``messages`` is the row's object-level chat and ``hypothetical`` its hypothetical chat
+    per property (``RELEASE_PROPERTIES`` renames the release's), both exactly as written: a
+    study sends them verbatim. Files whose folder is named ``train`` give split "train", all
+    others "test". Rows repeating a (task, prompt) pair (the release has one file per
+    property) add their property's chat to one item; item ids are
+    ``<task>-<sha1 of prompt, 12 hex>``.
     """
     root = Path(path)
     files = sorted(root.rglob("*.jsonl")) if root.is_dir() else [root]
@@ -490,7 +525,13 @@ def load_paper_release(path: str | Path) -> list[Item]:
             has_options = task_kind(task) not in ("sequence", "prose")
             target = stance.strip().upper() if is_letter and has_options else None
             item_id = f"{task}-{hashlib.sha1(prompt.encode()).hexdigest()[:12]}"
-            items.setdefault((task, prompt), Item(task, item_id, prompt, target, split))
+            item = items.setdefault((task, prompt), Item(
+                task, item_id, prompt, target, split,
+                messages=_chat(row["object_level_prompt"]), hypothetical={}))
+            prop = row.get("behavioral_property")
+            if prop and isinstance(row.get("hypothetical_prompt"), list):
+                item.hypothetical.setdefault(RELEASE_PROPERTIES.get(prop, prop),
+                                             _chat(row["hypothetical_prompt"]))
     return list(items.values())
 
 

@@ -11,6 +11,7 @@ so answering needs knowledge of one's own choice, not a lookup in the prompt.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from inward.tasks import catalog, properties
@@ -82,7 +83,10 @@ _WORDS = re.compile(r"[a-z]+")
 
 def object_chat(item: Item, demonstration: bool = False) -> list[dict]:
     """The object-level question as a chat, optionally after one worked exchange of the same
-    task kind (see ``DEMONSTRATIONS``)."""
+    task kind (see ``DEMONSTRATIONS``). An item whose task file gave its chat (the paper's
+    release) is sent exactly as written, without a worked exchange."""
+    if item.messages is not None:
+        return [dict(m) for m in item.messages]
     question = [{"role": "user", "content": item.prompt}]
     demo = DEMONSTRATIONS.get(catalog.task_kind(item.task) or "") if demonstration else None
     if demo is None:
@@ -99,8 +103,27 @@ def hypothetical_question(item: Item, property: str) -> str:
     return question
 
 
+def asks(item: Item, property: str) -> bool:
+    """Whether the study asks about ``property`` of the reply to ``item``: the properties its
+    task file wrote a question for (the paper's release), else those that apply to its task."""
+    if item.hypothetical is not None:
+        return property in item.hypothetical
+    return properties.applicable(item.task, property)
+
+
+def study_pairs(items: Iterable[Item], props: Iterable[str]) -> list[tuple[Item, str]]:
+    """Every (item, property) of the study: the params' properties that ``asks`` allows."""
+    return [(it, p) for it in items for p in props if asks(it, p)]
+
+
 def hypothetical_chat(item: Item, property: str) -> list[dict]:
-    """The hypothetical question about ``property`` of the reply to ``item`` as a chat."""
+    """The hypothetical question about ``property`` of the reply to ``item`` as a chat: the
+    task file's own chat where it wrote one (the paper's release, verbatim), else inward's."""
+    if item.hypothetical is not None:
+        if property not in item.hypothetical:
+            raise ValueError(f"{item.item_id}: its task file has no hypothetical question for "
+                             f"{property!r}; it has: {', '.join(sorted(item.hypothetical))}")
+        return [dict(m) for m in item.hypothetical[property]]
     content = ("Earlier you were sent the message between the markers below.\n"
                f"<<<\n{item.prompt}\n>>>\n"
                f"Think about the reply you gave to it. {hypothetical_question(item, property)}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from inward.tasks import catalog
@@ -149,5 +149,20 @@ def load_task(task: str, source: dict | str | Path, n_items: int, seed: int, spl
     if not pool:
         raise ValueError(f"tasks.files.{source['entry']}: no rows of task {task!r}")
     random.Random(f"inward:{seed}:{task}").shuffle(pool)
-    return [catalog.Item(it.task, it.item_id, it.prompt, it.target, split)
-            for it in pool[:n_items]]
+    return [replace(it, split=split) for it in pool[:n_items]]
+
+
+def split_items(split: str, task_names: Sequence[str], n_items: int, seed: int,
+                files: Mapping[str, Mapping[str, str]]) -> list[catalog.Item]:
+    """The items of one split (``train`` or ``test``): built-in tasks' seeded prompts, then
+    each file task's (``files``: ``split_sources``), a user's JSONL kept whole and a seeded
+    draw of the paper's release."""
+    generated = [t for t in task_names if t not in files]
+    if split == "train":
+        items = catalog.build_split(generated, [], n_items, 0, seed)
+    else:
+        items = catalog.build_split([], generated, 0, n_items, seed)
+    for name in task_names:
+        if name in files:
+            items += load_task(name, files[name], n_items, seed, split)
+    return items
