@@ -25,7 +25,7 @@ from inward.backends.hosted import (
 from inward.backends.response_cache import ResponseCache, cache_key, open_cache
 from inward.config.types import LoraHparams, ModelConfig, plain
 from inward.serve import LoopbackServer, free_port, messages_hash
-from loopback import (  # noqa: F401
+from loopback import (  # noqa: F401 -- fixtures
     CHAT,
     KEY_ENV,
     PROMPTS,
@@ -36,6 +36,7 @@ from loopback import (  # noqa: F401
     chat_log,
     model_cfg,
     server,
+    varying_server,
 )
 
 # --------------------------------------------------------------------------------- clear errors
@@ -123,13 +124,32 @@ def test_generate_and_distribution_match_local_backend(server, tmp_path, monkeyp
 
 
 @pytest.mark.slow
-def test_mode_of_n(server, tmp_path, monkeypatch):
-    c = [chat("Pick a random letter from A, B, C. Answer with the letter only. " + tmp_path.name)]
+def test_mode_of_n_is_the_mode_at_temperature_zero(server, tmp_path, monkeypatch):
+    """The paper's mode of n: n answers at temperature 0 (one request), their mode; a served
+    local model is deterministic, so the mode is its greedy answer and no row is dropped."""
+    c = [chat("Pick a random letter from A, B, C. Answer with the letter only. " + tmp_path.name),
+         chat("Name a colour of the sky. " + tmp_path.name)]
     be = OpenAIBackend(model_cfg(server.base_url, tmp_path, monkeypatch, mode_of_n=5))
-    ans = be.generate(c, max_new_tokens=4, seed=1)
-    samples = be.sample(c, n=5, max_new_tokens=4, temperature=1.0, seed=1)[0]
-    assert ans[0] == max(samples, key=lambda a: (samples.count(a), -samples.index(a)))
-    assert len(chat_log(server, c)) == 2      # mode-of-n and sample(n=5) are separate keys
+    greedy = OpenAIBackend(model_cfg(server.base_url, tmp_path / "plain", monkeypatch))
+    assert be.generate(c, max_new_tokens=4, seed=1) == greedy.generate(c, max_new_tokens=4,
+                                                                        seed=1)
+    assert len(chat_log(server, c)) == 4      # one mode-of-n request per chat, then the plain
+    assert be.stats()["mode_of_n_dropped"] == 0
+
+
+@pytest.mark.slow
+def test_mode_of_n_drops_and_counts_rows_whose_answers_all_differ(varying_server, tmp_path,
+                                                                  monkeypatch):
+    """``inward serve --vary-first 1`` answers the first greedy n > 1 request with n different
+    answers, as a hosted model whose greedy decoding is not deterministic: that row has no
+    mode, is None (dropped) and is counted; the next request is answered as usual."""
+    c = [chat("Say the first letter of the alphabet. " + tmp_path.name)]
+    be = OpenAIBackend(model_cfg(varying_server.base_url, tmp_path, monkeypatch, mode_of_n=3))
+    assert be.generate(c, max_new_tokens=4) == [None]
+    assert be.stats()["mode_of_n_dropped"] == 1
+    again = be.generate([chat("Say the last letter of the alphabet. " + tmp_path.name)],
+                        max_new_tokens=4)
+    assert again[0] is not None and be.stats()["mode_of_n_dropped"] == 1
 
 
 @pytest.mark.slow
@@ -265,7 +285,9 @@ def test_cached_answers_are_found_under_the_keys_they_were_stored_with(tmp_path,
                {"answers": ["a", "b", "a"], "usage": None}),
               ({"kind": "distribution", "k": 4, "temperature": 0.0, "max_tokens": 1},
                {"dist": {"A": 0.75, "B": 0.25}, "usage": None}),
-              ({"kind": "mode_of_n", "n": 3, "temperature": 1.0, "seed": 5, "max_tokens": 8},
+              # mode of n is the paper's since it became temperature 0 (temperature-1 modes are
+              # another protocol, and are not reused)
+              ({"kind": "mode_of_n", "n": 3, "temperature": 0.0, "seed": 5, "max_tokens": 8},
                {"answers": ["x", "y", "y"], "usage": None})]
     cache = open_cache(cfg)
     for settings, value in stored:

@@ -112,8 +112,16 @@ def test_answer_helpers():
     assert first_line("A\nB") == "A"
     assert first_line("\n  \nB\r\nC") == "B"
     assert first_line(None) == ""
-    assert mode_answer(["B", "A", "A", "B", "C"]) == "B"      # tie -> first seen
+    # the paper's mode of n (collate_mode_of_n): a tie goes to the smallest prefix (pandas'
+    # mode()[0]), answers are compared on their first 40 characters and returned whole, and
+    # n answers that all differ have no mode
+    assert mode_answer(["B", "A", "A", "B", "C"]) == "A"
     assert mode_answer(["C", "A", "A"]) == "A"
+    long = "x" * 40
+    assert mode_answer([long + "1", "y", long + "2"]) == long + "1"
+    assert mode_answer(["a", "b", "c"]) is None
+    assert mode_answer([long + "1", long + "2"]) == long + "1"  # same first 40 characters
+    assert mode_answer(["only"]) == "only"
     import math
     d = distribution_from_top_logprobs([(" A", math.log(0.5)), ("A", math.log(0.2)),
                                         ("B", math.log(0.1))])

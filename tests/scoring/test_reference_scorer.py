@@ -4,12 +4,13 @@ pools of tricky replies (punctuation, refusals, spaces, option letters in senten
 degenerate repetitions), several tasks and properties, two models."""
 
 import random
+from pathlib import Path
 
 import pytest
 import yaml
 
 from inward.config.types import CalibrationConfig
-from inward.records.jsonl import write_jsonl
+from inward.records.jsonl import read_jsonl, write_jsonl
 from inward.scoring.evaluation import evaluate_study
 from inward.study import layout
 from inward.tasks.catalog import Item, task_properties
@@ -35,8 +36,16 @@ def hypo_pool(prop):
     return HYPO_WORD if prop.endswith("_word") else HYPO_TF
 
 
-def make_study(root, seed, n_items=12, n_samples=5):
+def make_study(root, seed, n_items=12, n_samples=5, dropped=0.0):
+    """A random held-out study; ``dropped``: the share of answer rows that a hosted model's
+    mode of n left without an answer (``"dropped": "mode_of_n"``)."""
     rng = random.Random(seed)
+    drop_rng = random.Random(f"drop:{seed}")  # its own stream: the rest is drawn as before
+
+    def maybe_dropped(row):
+        if dropped and drop_rng.random() < dropped:
+            return {**row, "response": None, "dropped": "mode_of_n"}
+        return row
     items = ([Item("colours", f"c{i}", f"colours {i}", None, "test") for i in range(n_items)]
              + [Item("capitals_mc", f"m{i}", f"capital {i}", None, "test")
                 for i in range(n_items // 2)]
@@ -53,10 +62,11 @@ def make_study(root, seed, n_items=12, n_samples=5):
                 for it in items}
     for agent in agents:
         if "__cross__" not in agent:
-            write_jsonl([{"task": it.task, "item_id": it.item_id, "response": answer(it)}
+            write_jsonl([maybe_dropped({"task": it.task, "item_id": it.item_id,
+                                        "response": answer(it)})
                          for it in items], root / layout.object_path(agent, "test"))
-        write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p,
-                      "response": rng.choice(hypo_pool(p))}
+        write_jsonl([maybe_dropped({"task": it.task, "item_id": it.item_id, "property": p,
+                                    "response": rng.choice(hypo_pool(p))})
                      for it in items for p in props_of[it]], root / layout.hypo_path(agent))
         if "__shift" in agent:
             continue
@@ -108,3 +118,33 @@ def test_the_comparison_can_fail(tmp_path, monkeypatch):
                              metrics_path=layout.METRICS, tables_dir=layout.TABLES,
                              rule_set="lenient")
     assert len(compare(recompute(tmp_path), lenient)) > 10   # other rules, other numbers
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_rows_without_a_mode_of_n_are_left_out_and_counted(tmp_path, monkeypatch, seed):
+    """A hosted model's row whose n answers all differed is dropped, as the paper drops such
+    prompts: it counts neither as right nor as non-compliant, and metrics.json counts it."""
+    params = make_study(tmp_path, seed, dropped=0.15)
+    monkeypatch.chdir(tmp_path)
+    out = evaluate_study(models=MODELS, test_items=layout.items_path("test"), props=PROPS,
+                         calib=calibration(params), n_boot=20, seed=0,
+                         metrics_path=layout.METRICS, tables_dir=layout.TABLES)
+    assert compare(recompute(tmp_path), out) == []
+    counted = {}
+    for agent in sorted({*MODELS, *(f"{m}__self" for m in MODELS),
+                         *(f"{m}__shift" for m in MODELS), "b__cross__a", "a__cross__b"}):
+        for level, path in (("object", layout.object_path(agent, "test")),
+                            ("hypothetical", layout.hypo_path(agent))):
+            if Path(path).exists():
+                n = sum(bool(r.get("dropped")) for r in read_jsonl(path))
+                if n:
+                    counted.setdefault(agent, {"object": 0, "hypothetical": 0})[level] = n
+    assert counted and out["mode_of_n_dropped"] == counted
+    clean = tmp_path / "clean"
+    make_study(clean, seed)
+    monkeypatch.chdir(clean)
+    full = evaluate_study(models=MODELS, test_items=layout.items_path("test"), props=PROPS,
+                          calib=calibration(params), n_boot=20, seed=0,
+                          metrics_path=layout.METRICS, tables_dir=layout.TABLES)
+    assert "mode_of_n_dropped" not in full
+    assert out["targets"]["a"]["self"]["n"] < full["targets"]["a"]["self"]["n"]

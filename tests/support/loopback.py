@@ -63,3 +63,15 @@ def auth_server(tmp_path_factory):
                          stderr_path=d / "server.log")
     with srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def varying_server(tmp_path_factory):
+    """A lazily loading server whose first greedy request for n > 1 answers gets n different
+    ones (``--vary-first 1``): a hosted model that is not deterministic at temperature 0."""
+    d = tmp_path_factory.mktemp("varying_server")
+    srv = LoopbackServer({"smol": SOURCE}, log_requests=d / "requests.jsonl",
+                         data_dir=d / "data", extra_args=["--lazy", "--vary-first", "1"],
+                         stderr_path=d / "server.log")
+    with srv:
+        yield srv

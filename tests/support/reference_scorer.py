@@ -118,20 +118,25 @@ class Study:
     def __init__(self, root: Path, props: list[str]):
         self.root = Path(root)
         self.items = _read(self.root / "data/items/test.jsonl")
-        self.keys = [(it["task"], it["item_id"], p) for it in self.items
-                     for p in props if p in task_properties(it["task"])]
+        # an item of the paper's release is asked the properties its files have
+        self.keys = [(it["task"], it["item_id"], p) for it in self.items for p in props
+                     if p in it.get("hypothetical", task_properties(it["task"]))]
         self.by_item = {(it["task"], it["item_id"]): it for it in self.items}
 
     def objects(self, agent: str) -> dict:
-        answers = {(a["task"], a["item_id"]): a.get("response")
-                   for a in _read(self.root / f"results/object/{agent}/test.jsonl")}
-        return {(t, i, p): object_value(p, t, answers.get((t, i)), self.by_item[(t, i)]["target"])
+        records = _read(self.root / f"results/object/{agent}/test.jsonl")
+        answers = {(a["task"], a["item_id"]): a.get("response") for a in records}
+        # a prompt whose mode of n had no mode is dropped: no behaviour to score there
+        dropped = {(a["task"], a["item_id"]) for a in records if a.get("dropped")}
+        return {(t, i, p): None if (t, i) in dropped else
+                object_value(p, t, answers.get((t, i)), self.by_item[(t, i)]["target"])
                 for t, i, p in self.keys}
 
     def predictions(self, agent: str) -> dict:
         return {(a["task"], a["item_id"], a["property"]): read_prediction(a["property"],
                                                                          a.get("response"))
-                for a in _read(self.root / f"results/hypothetical/{agent}/test.jsonl")}
+                for a in _read(self.root / f"results/hypothetical/{agent}/test.jsonl")
+                if not a.get("dropped")}
 
     def calibration(self, object_agent: str, hypo_agent: str, n_bins: int, top_k: int):
         samples = {(s["task"], s["item_id"]): s["samples"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from inward.config.types import ModelConfig
 
 COUNTERS = ("requests", "retries", "errors", "prompt_tokens", "completion_tokens",
-            "cache_hits", "cache_misses")
+            "cache_hits", "cache_misses", "mode_of_n_dropped")
 
 
 def cost_usd(prompt_tokens: int, completion_tokens: int, cfg: ModelConfig | None) -> float:

@@ -181,13 +181,26 @@ def first_line(text: str | None) -> str:
     return ""
 
 
-def mode_answer(answers: list[str]) -> str:
-    """Most common answer; ties go to the one seen first."""
+MODE_PREFIX_CHARS = 40
+"""Answers are compared on their first 40 characters when their mode is taken (the official
+``MAX_RESPONSE_LEN_FOR_MODE``: long answers are likely to differ late)."""
+
+
+def mode_answer(answers: list[str]) -> str | None:
+    """The paper's mode of n answers (``evals/utils.py::collate_mode_of_n`` of the official
+    code): answers are compared on their first ``MODE_PREFIX_CHARS`` characters; when more
+    than one answer was given and all differ there is no mode (None: the row is dropped);
+    among prefixes tied for most common the smallest wins (pandas' ``mode()[0]``); the answer
+    returned is the first whole answer with the modal prefix."""
     if not answers:
         return ""
-    counts = collections.Counter(answers)
+    prefixes = [a[:MODE_PREFIX_CHARS] for a in answers]
+    counts = collections.Counter(prefixes)
+    if len(answers) > 1 and len(counts) == len(answers):
+        return None
     best = max(counts.values())
-    return next(a for a in answers if counts[a] == best)
+    modal = min(p for p, c in counts.items() if c == best)
+    return answers[prefixes.index(modal)]
 
 
 def distribution_from_top_logprobs(top: list[tuple[str, float]]) -> dict[str, float]:
@@ -219,7 +232,7 @@ class RequestSettings:
     """What a chat-completion request asks for besides the model and the messages."""
 
     kind: str
-    """generate, mode_of_n (n answers at temperature 1, the answer is their mode), sample or
+    """generate, mode_of_n (n answers at temperature 0, the answer is their mode), sample or
     distribution (the first answer token's top ``k`` log-probabilities)."""
     max_tokens: int
     temperature: float
@@ -268,12 +281,19 @@ class OpenAIBackend:
 
     # -- protocol ------------------------------------------------------------------------------
     def generate(self, chats: list[list[dict]], max_new_tokens: int = 32,
-                 temperature: float = 0.0, seed: int = 0, progress: bool = False) -> list[str]:
+                 temperature: float = 0.0, seed: int = 0,
+                 progress: bool = False) -> list[str | None]:
+        """One answer per chat. With ``mode_of_n`` > 1 a greedy answer is the paper's mode of
+        n answers at temperature 0 (``mode_answer``; hosted models are not deterministic at
+        temperature 0): None where all n differ, a row the study drops and counts
+        (``mode_of_n_dropped`` in the usage record)."""
         if self.mode_of_n > 1 and temperature == 0:
-            settings = RequestSettings("mode_of_n", max_tokens=max_new_tokens, temperature=1.0,
+            settings = RequestSettings("mode_of_n", max_tokens=max_new_tokens, temperature=0.0,
                                        n=self.mode_of_n, seed=seed)
             outs = self._batch(chats, settings, "generate", progress)
-            return [mode_answer(o["answers"]) for o in outs]
+            modes = [mode_answer(o["answers"]) for o in outs]
+            self.acct.add(mode_of_n_dropped=sum(m is None for m in modes))
+            return modes
         settings = RequestSettings("generate", max_tokens=max_new_tokens,
                                    temperature=float(temperature), seed=seed)
         return [o["answers"][0] for o in self._batch(chats, settings, "generate", progress)]

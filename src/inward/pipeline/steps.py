@@ -34,7 +34,7 @@ from inward.records import jsonl
 from inward.records.jsonl import honour_umask, read_jsonl, write_jsonl
 from inward.scoring.frames import object_values
 from inward.sft import recipes
-from inward.tasks import catalog, prompts
+from inward.tasks import prompts
 from inward.tasks.catalog import Item
 from inward.tasks.prompts import study_pairs
 
@@ -66,6 +66,20 @@ def build_items(*, item_file: str, split: str, task_names: list, n_items: int, s
 
 
 # --- model calls -------------------------------------------------------------------------------
+def answer_record(item: Item, response: str | None, prop: str | None = None) -> dict:
+    """One answer row. A hosted model's mode of n answers that all differed has no answer
+    (None): the row is marked ``"dropped": "mode_of_n"``, and scoring leaves it out and
+    counts it, as the paper drops such prompts."""
+    row = {"task": item.task, "item_id": item.item_id}
+    if prop is not None:
+        row["property"] = prop
+    row["response"] = response
+    if response is None:
+        row["dropped"] = "mode_of_n"
+    return row
+
+
+
 def _model_calls(model: ModelConfig, adapter: str | None, threads: int, out: str,
                  requests: list[list[dict]], settings: CallSettings,
                  call: Callable[[object, list[list[dict]]], list], chunk_size: int) -> list:
@@ -107,7 +121,7 @@ def object_answers(*, item_file: str, answers: str, model_cfg: ModelConfig,
                        lambda b, c: b.generate(c, max_new_tokens=gen.object_max_new_tokens,
                                                temperature=0.0, seed=seed),
                        chunk_size=gen.batch_size)
-    write_jsonl([{"task": it.task, "item_id": it.item_id, "response": r}
+    write_jsonl([answer_record(it, r)
                  for it, r in zip(its, out, strict=True)], answers)
     checkpoint.clear(answers)
 
@@ -123,7 +137,7 @@ def hypothetical_answers(*, item_file: str, answers: str, model_cfg: ModelConfig
                        lambda b, c: b.generate(c, max_new_tokens=gen.hypothetical_max_new_tokens,
                                                temperature=0.0, seed=seed),
                        chunk_size=gen.batch_size)
-    write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "response": r}
+    write_jsonl([answer_record(it, r, p)
                  for (it, p), r in zip(pairs, out, strict=True)], answers)
     checkpoint.clear(answers)
 
@@ -159,7 +173,7 @@ def object_answers_and_samples(*, item_file: str, answers: str, samples: str,
     out = _answers_and_samples(model_cfg, adapter, threads, answers, chats,
                                "object+samples", gen.object_max_new_tokens, calib,
                                gen.batch_size, seed)
-    write_jsonl([{"task": it.task, "item_id": it.item_id, "response": g}
+    write_jsonl([answer_record(it, g)
                  for it, (g, _) in zip(its, out, strict=True)], answers)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "samples": s}
                  for it, (_, s) in zip(its, out, strict=True)], samples)
@@ -178,7 +192,7 @@ def hypothetical_answers_and_samples(*, item_file: str, answers: str, samples: s
     out = _answers_and_samples(model_cfg, adapter, threads, answers, chats,
                                "hypothetical+samples", gen.hypothetical_max_new_tokens,
                                calib, gen.batch_size, seed)
-    write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "response": g}
+    write_jsonl([answer_record(it, g, p)
                  for (it, p), (g, _) in zip(pairs, out, strict=True)], answers)
     write_jsonl([{"task": it.task, "item_id": it.item_id, "property": p, "samples": s}
                  for (it, p), (_, s) in zip(pairs, out, strict=True)], samples)

@@ -114,7 +114,9 @@ def agent_block(items: list[Item], answers: list[dict] | None, pred: pl.DataFram
     out: dict = {}
     if answers is not None:
         by_key = {(a["task"], a["item_id"]): a.get("response") for a in answers}
-        responses = [(it, by_key.get((it.task, it.item_id))) for it in items]
+        dropped = {(a["task"], a["item_id"]) for a in answers if a.get("dropped")}
+        responses = [(it, by_key.get((it.task, it.item_id))) for it in items
+                     if (it.task, it.item_id) not in dropped]
         n = len(responses)
         out["object_compliance"] = (sum(rules.object_compliant(it.task, r)
                                         for it, r in responses) / n) if n else None
@@ -124,7 +126,8 @@ def agent_block(items: list[Item], answers: list[dict] | None, pred: pl.DataFram
         shares = {}
         for task in sorted({it.task for it in items}):
             cleaned = [paper_clean(r) for it, r in responses if it.task == task]
-            shares[task] = Counter(cleaned).most_common(1)[0][1] / len(cleaned)
+            if cleaned:
+                shares[task] = Counter(cleaned).most_common(1)[0][1] / len(cleaned)
         out["top_answer_share"] = shares
     if pred is not None:
         out["hypothetical_compliance"] = metrics.compliance_rate(pred, "prediction")["rate"]
@@ -168,16 +171,25 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
     raw: dict = {}  # agent -> object-level answer records on held-out items
     obj: dict = {}  # agent -> object-level property frame on held-out items
     hyp: dict = {}  # agent -> prediction frame
+    dropped: dict = {}  # agent -> {"object" | "hypothetical": rows without a mode of n}
+
+    def count_dropped(agent, level, records):
+        n = sum(bool(r.get("dropped")) for r in records)
+        if n:
+            dropped.setdefault(agent, {"object": 0, "hypothetical": 0})[level] = n
 
     def object_frame(agent):
         if agent not in obj:
             raw[agent] = read_jsonl(layout.object_path(agent, "test"))
+            count_dropped(agent, "object", raw[agent])
             obj[agent] = object_values(items, raw[agent], props, rules)
         return obj[agent]
 
     def pred_frame(agent):
         if agent not in hyp:
-            hyp[agent] = predictions(read_jsonl(layout.hypo_path(agent)), rules)
+            records = read_jsonl(layout.hypo_path(agent))
+            count_dropped(agent, "hypothetical", records)
+            hyp[agent] = predictions(records, rules)
         return hyp[agent]
 
     def mad(object_agent, hypo_agent):
@@ -242,6 +254,8 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
 
     for agent in layout.hypothetical_agents(models):
         out["agents"][agent] = agent_block(items, raw.get(agent), pred_frame(agent), rules)
+    if dropped:  # only hosted models' mode of n drops rows
+        out["mode_of_n_dropped"] = dict(sorted(dropped.items()))
 
     tables = Path(tables_dir)
     tables.mkdir(parents=True, exist_ok=True)

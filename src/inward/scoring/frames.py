@@ -42,8 +42,11 @@ def object_values(items: list[Item], answers: list[dict], props: list[str],
     """Object-level property frame (task, item_id, property, value, compliant)."""
     rules = get_rule_set(rule_set)
     by_key = {(a["task"], a["item_id"]): a.get("response") for a in answers}
+    dropped = {(a["task"], a["item_id"]) for a in answers if a.get("dropped")}
     rows = []
     for it, p in study_pairs(items, props):
+        if (it.task, it.item_id) in dropped:  # no mode of n: the paper drops the prompt
+            continue
         response = by_key.get((it.task, it.item_id))
         rows.append({"task": it.task, "item_id": it.item_id, "property": p,
                      "value": rules.object_value(p, it.task, response, it.target),
@@ -53,11 +56,12 @@ def object_values(items: list[Item], answers: list[dict], props: list[str],
 
 def predictions(hypo_answers: list[dict],
                 rule_set: str | RuleSet = DEFAULT_RULES) -> pl.DataFrame:
-    """Prediction frame (task, item_id, property, prediction) from hypothetical answers."""
+    """Prediction frame (task, item_id, property, prediction) from hypothetical answers; a
+    row dropped for want of a mode of n (``"dropped"``) is left out, not non-compliant."""
     rules = get_rule_set(rule_set)
     rows = [{"task": a["task"], "item_id": a["item_id"], "property": a["property"],
              "prediction": rules.prediction(a["property"], a.get("response"))}
-            for a in hypo_answers]
+            for a in hypo_answers if not a.get("dropped")]
     return pl.DataFrame(rows, schema=_PRED_SCHEMA)
 
 

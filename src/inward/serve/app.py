@@ -79,7 +79,8 @@ def create_app(state: ServerState) -> FastAPI:
             record("POST", path, model, messages, 400)
             return _err(400, "'messages' must be a non-empty list")
         try:
-            result = await run_in_threadpool(complete, state.models, state.compute, body)
+            result = await run_in_threadpool(complete, state.models, state.compute, body,
+                                             state.take_varied_answers(body))
         except Exception as e:
             log.exception("chat completion failed")
             record("POST", path, model, messages, 500)

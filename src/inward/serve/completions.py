@@ -17,8 +17,11 @@ def _token_entry(token: str, logprob: float) -> dict:
     return {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))}
 
 
-def complete(models: ServedModels, compute: threading.BoundedSemaphore, body: dict) -> dict:
-    """The ``chat.completion`` object answering ``body``; the model call holds ``compute``."""
+def complete(models: ServedModels, compute: threading.BoundedSemaphore, body: dict,
+             vary: bool = False) -> dict:
+    """The ``chat.completion`` object answering ``body``; the model call holds ``compute``.
+    ``vary`` (fault injection, ``--vary-first``) makes n greedy answers differ: each is
+    prefixed by its index."""
     model = body["model"]
     messages = body["messages"]
     chats = [[{"role": m.get("role"), "content": m.get("content")} for m in messages]]
@@ -41,6 +44,8 @@ def complete(models: ServedModels, compute: threading.BoundedSemaphore, body: di
             answer = be.generate(chats, max_new_tokens=int(max_tokens), temperature=0.0,
                                  seed=seed)[0]
             texts, logprobs = [answer] * n, None
+            if vary:
+                texts = [f"{i}:{answer}" for i in range(n)]
         else:
             texts = be.sample(chats, n, max_new_tokens=int(max_tokens), temperature=temperature,
                               seed=seed)[0]

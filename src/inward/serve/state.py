@@ -20,7 +20,7 @@ class ServerState:
     def __init__(self, models: Mapping[str, ModelConfig], data_dir: Path,
                  log_path: Path | None = None, require_key: str | None = None,
                  fail_first: int = 0, fail_status: int = 429, threads: int | None = None,
-                 max_loaded: int = 4, parallel: int = 1):
+                 max_loaded: int = 4, parallel: int = 1, vary_first: int = 0):
         self.data_dir = Path(data_dir).expanduser()
         self.models = ServedModels(models, threads=threads, max_loaded=max_loaded)
         self.files = FileStore(self.data_dir / "files")
@@ -29,6 +29,7 @@ class ServerState:
         self.require_key = require_key
         self.fail_status = int(fail_status)
         self._fail_left = int(fail_first)
+        self._vary_left = int(vary_first)
         self._fail_lock = threading.Lock()
         # at most ``parallel`` requests compute at once, each with torch's ``threads``: with one
         # thread each, answers are bit-identical to serving one request at a time
@@ -37,6 +38,16 @@ class ServerState:
     def authorized(self, authorization: str) -> bool:
         """Whether an ``Authorization`` header value lets a request in."""
         return not self.require_key or authorization == f"Bearer {self.require_key}"
+
+    def take_varied_answers(self, body: dict) -> bool:
+        """Whether this greedy request for n > 1 answers is one of the first ``vary_first``,
+        whose answers differ (a hosted model whose greedy decoding is not deterministic)."""
+        greedy_n = body.get("temperature") == 0 and int(body.get("n") or 1) > 1
+        with self._fail_lock:
+            vary = greedy_n and self._vary_left > 0
+            if vary:
+                self._vary_left -= 1
+            return vary
 
     def take_injected_failure(self) -> bool:
         """Whether this chat request is one of the first ``fail_first`` (which fail)."""
