@@ -36,6 +36,7 @@ from loopback import (  # noqa: F401 -- fixtures
     chat_log,
     model_cfg,
     server,
+    throttling_server,
     varying_server,
 )
 
@@ -326,3 +327,38 @@ def test_a_hosted_finetune_job_keeps_its_key(tmp_path):
         tmp_path / "finetune_jobs" / f"{old_key({**shift, **written['shift_finetune']})}.json"
     assert _job_state_path(cfg, "gpt-x", url, data, LoraHparams.from_params(None), 3) == \
         tmp_path / "finetune_jobs" / f"{old_key({})}.json"
+
+
+@pytest.mark.slow
+def test_a_429_with_retry_after_is_waited_out(throttling_server, tmp_path, monkeypatch):
+    """The server's Retry-After wins over a shorter backoff: the retry comes at least 2 s
+    after the 429, and the retry is counted."""
+    c = [chat("Say hello. " + tmp_path.name)]
+    be = OpenAIBackend(model_cfg(throttling_server.base_url, tmp_path, monkeypatch,
+                                 retry_base_delay=0.01, retry_max_delay=0.05))
+    start = time.monotonic()
+    assert be.generate(c, max_new_tokens=4)[0]
+    assert time.monotonic() - start >= 2.0
+    assert be.stats()["retries"] == 1
+    statuses = [r["status"] for r in throttling_server.requests() if r["path"] == CHAT]
+    assert statuses[:2] == [429, 200]
+
+
+def test_server_wait_reads_retry_after_headers():
+    import email.utils as eu
+    from types import SimpleNamespace
+
+    from inward.backends.hosted import server_wait
+
+    def error(headers):
+        return SimpleNamespace(response=SimpleNamespace(headers=headers))
+
+    assert server_wait(error({"retry-after": "2"})) == 2.0
+    assert server_wait(error({"retry-after-ms": "1500", "retry-after": "9"})) == 1.5
+    soon = eu.formatdate(time.time() + 30, usegmt=True)
+    assert 25 <= server_wait(error({"retry-after": soon})) <= 30
+    assert server_wait(error({"retry-after": eu.formatdate(time.time() - 30, usegmt=True)})) == 0
+    assert server_wait(error({"retry-after": "soon"})) is None
+    assert server_wait(error({"retry-after": "99999"})) is None   # bogus: own backoff
+    assert server_wait(error({})) is None and server_wait(ValueError("x")) is None
+

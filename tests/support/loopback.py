@@ -75,3 +75,16 @@ def varying_server(tmp_path_factory):
                          stderr_path=d / "server.log")
     with srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def throttling_server(tmp_path_factory):
+    """A lazily loading server whose first chat request is refused with 429 and
+    ``Retry-After: 2`` (``--fail-first 1 --fail-retry-after 2``)."""
+    d = tmp_path_factory.mktemp("throttling_server")
+    srv = LoopbackServer({"smol": SOURCE}, log_requests=d / "requests.jsonl",
+                         data_dir=d / "data",
+                         extra_args=["--lazy", "--fail-first", "1", "--fail-retry-after", "2"],
+                         stderr_path=d / "server.log")
+    with srv:
+        yield srv

@@ -18,6 +18,8 @@ retries, ``cache``, prices, ``poll_interval``, ...) say how; their defaults are 
 from __future__ import annotations
 
 import collections
+import datetime
+import email.utils
 import hashlib
 import json
 import logging
@@ -157,7 +159,8 @@ class Retrier:
                         f"reachable (base URL from ${self.url_env}), the rate limits, and the "
                         f"provider's status."
                     ) from e
-                d = self.delay(attempt)
+                # the server's own wait (Retry-After, retry-after-ms) when it names one
+                d = max(self.delay(attempt), server_wait(e) or 0.0)
                 self._count(retries=1)
                 log.warning("%s for %s: %s; retry %d/%d in %.2fs", what, self.model,
                             _describe(e), attempt + 1, self.max_retries, d)
@@ -167,6 +170,31 @@ class Retrier:
     def _count(self, **kw) -> None:
         if self.acct is not None:
             self.acct.add(**kw)
+
+
+SERVER_WAIT_MAX = 600.0
+"""Longest wait a server's Retry-After may ask for (seconds): beyond it, a bogus value."""
+
+
+def server_wait(error: Exception) -> float | None:
+    """Seconds the server asked to wait before a retry: ``retry-after-ms`` (OpenAI's), else
+    ``Retry-After`` (seconds or an HTTP date); None when it named none (or a bogus value)."""
+    headers = getattr(getattr(error, "response", None), "headers", None) or {}
+    wait = None
+    try:
+        if headers.get("retry-after-ms") is not None:
+            wait = float(headers["retry-after-ms"]) / 1000
+        elif headers.get("retry-after") is not None:
+            value = headers["retry-after"]
+            try:
+                wait = float(value)
+            except ValueError:
+                when = email.utils.parsedate_to_datetime(value)
+                # a date already past: retry now
+                wait = max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+    return wait if wait is not None and 0 <= wait <= SERVER_WAIT_MAX else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 
 def _err(status: int, message: str, etype: str = "invalid_request_error",
-         code: str | None = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {
+         code: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, headers=headers, content={"error": {
         "message": message, "type": etype, "param": None, "code": code}})
 
 
@@ -70,7 +70,8 @@ def create_app(state: ServerState) -> FastAPI:
         if state.take_injected_failure():
             record("POST", path, model, messages, state.fail_status)
             return _err(state.fail_status, f"injected failure ({state.fail_status})",
-                        "rate_limit_error" if state.fail_status == 429 else "server_error")
+                        "rate_limit_error" if state.fail_status == 429 else "server_error",
+                        headers=state.retry_after_headers())
         if state.models.resolve(model or "") is None:
             record("POST", path, model, messages, 404)
             return _err(404, f"The model {model!r} does not exist; served: "

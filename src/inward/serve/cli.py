@@ -44,6 +44,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--fail-first", type=int, default=0, metavar="N",
                    help="fault injection: the first N chat requests fail with --fail-status")
     p.add_argument("--fail-status", type=int, default=429)
+    p.add_argument("--fail-retry-after", default=None, metavar="SECONDS",
+                   help="the Retry-After header of an injected failure (seconds or an HTTP date)")
     p.add_argument("--vary-first", type=int, default=0, metavar="N",
                    help="fault injection: the first N greedy requests for n > 1 answers get n "
                         "different answers, as from a hosted model whose greedy decoding is "
@@ -76,7 +78,8 @@ def run_serve(args: argparse.Namespace) -> int:
     serve(models, host=args.host, port=args.port, log_requests=args.log_requests,
           data_dir=args.data_dir, require_key=args.require_key, fail_first=args.fail_first,
           fail_status=args.fail_status, threads=args.threads, preload=not args.lazy,
-          parallel=args.parallel, vary_first=args.vary_first)
+          parallel=args.parallel, vary_first=args.vary_first,
+          fail_retry_after=args.fail_retry_after)
     return 0
 
 
@@ -84,7 +87,7 @@ def serve(models: Mapping[str, ModelConfig], host: str = "127.0.0.1", port: int 
           log_requests: str | Path | None = None, data_dir: str | Path | None = None,
           require_key: str | None = None, fail_first: int = 0, fail_status: int = 429,
           threads: int | None = None, preload: bool = False, parallel: int = 1,
-          vary_first: int = 0) -> None:
+          vary_first: int = 0, fail_retry_after: str | None = None) -> None:
     """Serve ``models`` until interrupted; files and jobs under ``data_dir`` (default
     ``$INWARD_CACHE/serve``), so a finetuned model stays servable across restarts."""
     # the server's extras load only here: ``inward`` offers this subcommand without them
@@ -101,7 +104,7 @@ def serve(models: Mapping[str, ModelConfig], host: str = "127.0.0.1", port: int 
         torch.set_num_threads(int(threads))
     state = ServerState(models, Path(data_dir), Path(log_requests) if log_requests else None,
                         require_key, fail_first, fail_status, threads, parallel=parallel,
-                        vary_first=vary_first)
+                        vary_first=vary_first, fail_retry_after=fail_retry_after)
     if preload:
         for name in models:
             state.models.backend(name)

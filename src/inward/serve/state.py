@@ -20,7 +20,8 @@ class ServerState:
     def __init__(self, models: Mapping[str, ModelConfig], data_dir: Path,
                  log_path: Path | None = None, require_key: str | None = None,
                  fail_first: int = 0, fail_status: int = 429, threads: int | None = None,
-                 max_loaded: int = 4, parallel: int = 1, vary_first: int = 0):
+                 max_loaded: int = 4, parallel: int = 1, vary_first: int = 0,
+                 fail_retry_after: str | None = None):
         self.data_dir = Path(data_dir).expanduser()
         self.models = ServedModels(models, threads=threads, max_loaded=max_loaded)
         self.files = FileStore(self.data_dir / "files")
@@ -28,6 +29,7 @@ class ServerState:
         self.log = RequestLog(Path(log_path) if log_path else None)
         self.require_key = require_key
         self.fail_status = int(fail_status)
+        self.fail_retry_after = fail_retry_after
         self._fail_left = int(fail_first)
         self._vary_left = int(vary_first)
         self._fail_lock = threading.Lock()
@@ -38,6 +40,10 @@ class ServerState:
     def authorized(self, authorization: str) -> bool:
         """Whether an ``Authorization`` header value lets a request in."""
         return not self.require_key or authorization == f"Bearer {self.require_key}"
+
+    def retry_after_headers(self) -> dict[str, str] | None:
+        """The ``Retry-After`` header of an injected failure (``--fail-retry-after``)."""
+        return {"Retry-After": self.fail_retry_after} if self.fail_retry_after else None
 
     def take_varied_answers(self, body: dict) -> bool:
         """Whether this greedy request for n > 1 answers is one of the first ``vary_first``,
