@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from e2e_support import ENV, edit_params, jobs_run, sh, tracked_files
+from inward.reporting.headline import headline_metrics
 from inward.study.layout import study_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -272,14 +273,16 @@ def without_nulls(metrics):
 
 
 def exp_metrics(repo: Path, name: str) -> dict:
-    """The metrics `dvc exp show` lists for the experiment called ``name`` (null values are
-    left out: compare with ``without_nulls``)."""
+    """The metrics `dvc exp show` lists for the experiment called ``name``: the headline
+    numbers (null values are left out: compare with ``without_nulls``)."""
     shown = json.loads(sh("dvc exp show --json --no-pager", repo))
 
     def find(node):
         if isinstance(node, dict):
             if node.get("name") == name and isinstance(node.get("data"), dict):
-                return node["data"]["metrics"]["reports/metrics.json"]["data"]
+                metrics = node["data"]["metrics"]
+                assert set(metrics) == {"reports/headline.json"}, set(metrics)
+                return metrics["reports/headline.json"]["data"]
             node = list(node.values())
         if isinstance(node, list):
             for child in node:
@@ -317,14 +320,17 @@ def test_dvc_exp_run_reruns_what_each_change_needs(repo):
             assert after["targets"][m][key] == before["targets"][m][key], (m, key)
     assert {a: v for a, v in after["agents"].items() if "__shift" not in a} == \
         {a: v for a, v in before["agents"].items() if "__shift" not in a}
-    assert exp_metrics(repo, "shift-lr") == without_nulls(after)
+    shown = exp_metrics(repo, "shift-lr")
+    assert shown == without_nulls(headline_metrics(after))
+    columns = [f"{m}.{k}" for m, keys in shown.items() for k in keys]
+    assert 15 <= len(columns) <= 25, columns  # two experiments side by side fit a terminal
 
     times = mtimes(repo, "results", "data")
     out = sh("dvc exp run -n wider -S plots.width=180", repo)
     assert {rule for rule, _ in jobs_run(out)} == {"figures", "report"}, out
     assert mtimes(repo, "results", "data") == times
     assert json.loads((repo / "reports/metrics.json").read_text()) == after
-    assert exp_metrics(repo, "wider") == without_nulls(after)
+    assert exp_metrics(repo, "wider") == without_nulls(headline_metrics(after))
 
 
 def test_plain_snakemake_leaves_dvc_status_clean(repo):
@@ -400,8 +406,11 @@ def test_metrics_diff_after_changing_held_out_items(repo):
                                        "shift_data"}, jobs
     assert all("split=test" in w for r, w in jobs if r in ("items", "object_answers")), jobs
     sh("git add -A && git commit -qm 'fewer held-out items'", repo)
-    diff = sh("dvc metrics diff HEAD~1", repo)
-    assert "reports/metrics.json" in diff and re.search(r"targets\.\w+\.self\.n", diff), diff
+    diff = sh("dvc metrics diff HEAD~1", repo)  # the headline numbers
+    assert "reports/headline.json" in diff and "reports/metrics.json" not in diff, diff
+    assert re.search(r"smollm2\.self\s", diff), diff
+    full = sh("dvc metrics diff --targets reports/metrics.json HEAD~1", repo)  # every number
+    assert re.search(r"targets\.\w+\.self\.n", full), full
     params = sh("dvc params diff HEAD~1", repo)
     assert re.search(r"tasks\.n_test_items\s+3\s+2", params), params
 

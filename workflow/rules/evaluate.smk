@@ -8,6 +8,7 @@ rule evaluate:
         answers=evaluation_inputs,
     output:
         metrics=report(layout.METRICS, caption="../report/metrics.rst", category="Metrics"),
+        headline=layout.HEADLINE,
         tables=report(
             directory(layout.TABLES),
             patterns=["{name}.csv"],

@@ -259,13 +259,18 @@ def finetune(*, data: str, adapter_out: str, model_cfg: ModelConfig, hparams: Lo
 # --- evaluation and presentation ---------------------------------------------------------------
 def evaluate(*, metrics: str, tables: str, models: list, test_items: str, props: list,
              calib: CalibrationConfig, n_boot: int, seed: int, rule_set: str = "paper",
-             threads: int = 1, **_inputs) -> None:
-    """All metrics of the study -> metrics JSON and per-item tables."""
+             headline: str | None = None, threads: int = 1, **_inputs) -> None:
+    """All metrics of the study -> metrics JSON, per-item tables and the headline numbers
+    (``inward.reporting.headline``)."""
     from inward.scoring.evaluation import evaluate_study
 
     evaluate_study(models=models, test_items=test_items, props=props, calib=calib,
                    n_boot=n_boot, seed=seed, metrics_path=metrics,
                    tables_dir=tables, rule_set=rule_set)
+    if headline:
+        from inward.reporting.headline import write_headline
+
+        write_headline(metrics, headline)
 
 
 def figures(*, metrics: str, tables: str, figures: str, plot_cfg: PlotsConfig,

@@ -67,6 +67,7 @@ ADAPTER = "results/adapters/{agent}"
 OBJECT_DIST = "results/calibration/{agent}/object.jsonl"
 HYPO_DIST = "results/calibration/{agent}/hypothetical.jsonl"
 METRICS = "reports/metrics.json"
+HEADLINE = "reports/headline.json"  # the few metrics `dvc exp show` lists
 TABLES = "reports/tables"
 FIGURES = "reports/figures"
 REPORT = "reports/report.md"
@@ -237,7 +238,7 @@ def study_files(models: list[str]) -> list[str]:
             + [object_dist_path(a) for a in objects]
             + [hypo_dist_path(a) for a in hypos]
             + [loss_curve_path(a.name) for a in finetuned_agents(models)]
-            + [METRICS, TABLES, FIGURES, REPORT, LOSS_FIGURE, LOSS_PAGE])
+            + [METRICS, HEADLINE, TABLES, FIGURES, REPORT, LOSS_FIGURE, LOSS_PAGE])
 
 
 def model_jobs(models: list[str]) -> list[tuple[str, str, str]]:
