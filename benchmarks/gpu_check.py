@@ -276,9 +276,10 @@ def answers_and_first_tokens(backend, prompts, new_tokens: int) -> tuple[list[st
 def measure(label: str, source: str, args, device: torch.device, peak_tf: float,
             workdir: Path, passage_words: int, lora_batch: int) -> dict:
     """Every figure of one model (see the module docstring)."""
-    peak = peak_tf * 1e12  # FLOP/s (the shares are of this)
     from inward.backends import finetune, load_backend
     from inward.config.types import LoraHparams, ModelConfig
+
+    peak = peak_tf * 1e12  # FLOP/s, what the shares are of
 
     def config(dtype: str) -> ModelConfig:
         return ModelConfig.from_params({"backend": "local", "source": source, "dtype": dtype,

@@ -42,26 +42,30 @@ def chat_log(srv: LoopbackServer, chats=None) -> list[dict]:
     return recs
 
 
+def loopback(tmp_path_factory, name: str, extra_args: list[str],
+             models: dict[str, str] | None = None) -> LoopbackServer:
+    """A server in its own folder (request log, data, stderr), serving SmolLM2 as ``smol``
+    unless ``models`` says otherwise; enter it to start it."""
+    d = tmp_path_factory.mktemp(name)
+    return LoopbackServer(models or {"smol": SOURCE}, log_requests=d / "requests.jsonl",
+                          data_dir=d / "data", extra_args=extra_args,
+                          stderr_path=d / "server.log")
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """Two models (same weights) served by one server, as a study with two models would use;
     two requests compute at a time, one torch thread each."""
-    d = tmp_path_factory.mktemp("server")
-    srv = LoopbackServer({"smol": SOURCE, "smol2": SOURCE}, log_requests=d / "requests.jsonl",
-                         data_dir=d / "data", extra_args=["--threads", "1", "--parallel", "2"],
-                         stderr_path=d / "server.log")
-    with srv:
+    with loopback(tmp_path_factory, "server", ["--threads", "1", "--parallel", "2"],
+                  {"smol": SOURCE, "smol2": SOURCE}) as srv:
         yield srv
 
 
 @pytest.fixture(scope="session")
 def auth_server(tmp_path_factory):
     """A lazily loading server that wants ``Authorization: Bearer right-key``."""
-    d = tmp_path_factory.mktemp("auth_server")
-    srv = LoopbackServer({"smol": SOURCE}, log_requests=d / "requests.jsonl",
-                         data_dir=d / "data", extra_args=["--lazy", "--require-key", "right-key"],
-                         stderr_path=d / "server.log")
-    with srv:
+    with loopback(tmp_path_factory, "auth_server",
+                  ["--lazy", "--require-key", "right-key"]) as srv:
         yield srv
 
 
@@ -69,11 +73,7 @@ def auth_server(tmp_path_factory):
 def varying_server(tmp_path_factory):
     """A lazily loading server whose first greedy request for n > 1 answers gets n different
     ones (``--vary-first 1``): a hosted model that is not deterministic at temperature 0."""
-    d = tmp_path_factory.mktemp("varying_server")
-    srv = LoopbackServer({"smol": SOURCE}, log_requests=d / "requests.jsonl",
-                         data_dir=d / "data", extra_args=["--lazy", "--vary-first", "1"],
-                         stderr_path=d / "server.log")
-    with srv:
+    with loopback(tmp_path_factory, "varying_server", ["--lazy", "--vary-first", "1"]) as srv:
         yield srv
 
 
@@ -81,10 +81,6 @@ def varying_server(tmp_path_factory):
 def throttling_server(tmp_path_factory):
     """A lazily loading server whose first chat request is refused with 429 and
     ``Retry-After: 2`` (``--fail-first 1 --fail-retry-after 2``)."""
-    d = tmp_path_factory.mktemp("throttling_server")
-    srv = LoopbackServer({"smol": SOURCE}, log_requests=d / "requests.jsonl",
-                         data_dir=d / "data",
-                         extra_args=["--lazy", "--fail-first", "1", "--fail-retry-after", "2"],
-                         stderr_path=d / "server.log")
-    with srv:
+    with loopback(tmp_path_factory, "throttling_server",
+                  ["--lazy", "--fail-first", "1", "--fail-retry-after", "2"]) as srv:
         yield srv
