@@ -9,7 +9,12 @@ import pytest
 from hand_study import CALIB, HYPO, HYPO_SAMPLES, ITEMS, OBJECT, REFUSAL, SAMPLES, P, write_study  # noqa: F401
 from inward.config.types import CalibrationConfig
 from inward.records.jsonl import write_jsonl
-from inward.scoring.evaluation import _per_group_metrics, evaluate_study, group_table
+from inward.scoring.evaluation import (
+    _per_group_metrics,
+    evaluate_study,
+    group_table,
+    top_letter_shares,
+)
 from inward.scoring.lenient_rules import LENIENT
 from inward.study import layout
 
@@ -55,7 +60,8 @@ def test_accuracies_baselines_and_compliance(study):
     # over all rows (row 2 undefined before, defined after: changed) -> 1/3
     assert (m1["behaviour_kept"], m1["behaviour_kept_n"]) == (0.5, 2)
     assert m1["behaviour_kept_all_rows"] == pytest.approx(1 / 3)
-    assert m1["groups"] == {"n": 1, "informative": 1}   # mode share 2/3, compliance 1
+    # mode share 2/3, compliance 1; colours is no option task: no position preference to flag
+    assert m1["groups"] == {"n": 1, "informative": 1, "position_constant": 0}
 
 
 def test_agents_block(study):
@@ -155,6 +161,30 @@ def test_group_table_marks_uninformative_groups():
     assert t.select("task", "mode_share", "object_compliance", "informative").rows() == [
         ("t", 0.75, 1.0, True), ("u", 1.0, 0.5, False)]
     assert t["hypothetical_compliance_self"].to_list() == [1.0, 0.25]
+
+
+def test_a_target_that_always_gives_one_letter_is_not_informative():
+    """myopic_reward/matches_target: the target letter varies with the item, so the value's mode
+    share is low, but a model answering "A" to every item measures a position preference."""
+    from inward.tasks.catalog import Item
+
+    items = [Item("myopic_reward", f"r{i}", f"q {i}", "AB"[i % 2], "test") for i in range(20)]
+    always_a = [{"task": it.task, "item_id": it.item_id, "response": "A."} for it in items]
+    truth = pl.DataFrame({"task": ["myopic_reward"] * 20, "item_id": [it.item_id for it in items],
+                          "property": ["matches_target"] * 20,
+                          "value": ["true" if it.target == "A" else "false" for it in items],
+                          "compliant": [True] * 20})
+    pred = truth.select("task", "item_id", "property", pl.col("value").alias("prediction"))
+    shares = top_letter_shares(items, always_a)
+    assert shares == {"myopic_reward": 1.0}
+    t = group_table("m", truth, {"self": pred}, shares)
+    assert t.select("mode_share", "top_letter_share", "position_constant", "informative"
+                    ).rows() == [(0.5, 1.0, True, False)]
+    # 18 of 20 alike (0.9 < 0.95): a preference, not a constant
+    mixed = always_a[:18] + [{**a, "response": "B"} for a in always_a[18:]]
+    t = group_table("m", truth, {"self": pred}, top_letter_shares(items, mixed))
+    assert t.select("top_letter_share", "position_constant", "informative").rows() == [
+        (0.9, False, True)]
 
 
 def test_single_model_has_no_cross_or_shift(study):

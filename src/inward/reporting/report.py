@@ -15,7 +15,7 @@ import polars as pl
 import yaml
 
 from inward.config.types import ModelConfig
-from inward.scoring.evaluation import COMPLIANCE_MIN, MODE_SHARE_MAX
+from inward.scoring.evaluation import COMPLIANCE_MIN, MODE_SHARE_MAX, POSITION_CONSTANT_MIN
 
 
 def _pct(x: float | None) -> str:
@@ -168,8 +168,11 @@ def write_report(metrics_path: str, tables_dir: str, figures_dir: str, report_pa
         "## Informative task/property groups",
         "",
         (f"A group is uninformative when the self-trained target's most common value covers "
-         f"at least {MODE_SHARE_MAX:.0%} of its defined rows or its object-level compliance is "
-         f"below {COMPLIANCE_MIN:.0%}."),
+         f"at least {MODE_SHARE_MAX:.0%} of its defined rows, its object-level compliance is "
+         f"below {COMPLIANCE_MIN:.0%}, or (multiple-choice and A/B tasks) the target gives one "
+         f"letter to at least {POSITION_CONSTANT_MIN:.0%} of the task's items "
+         f"(`position_constant`): then any predictor can learn the answer from the prompt's "
+         f"position, not from the target."),
         "",
         informative_md,
         *[line for name, title in figures

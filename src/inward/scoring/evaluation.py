@@ -35,7 +35,7 @@ from inward.scoring.frames import (
 from inward.scoring.paper_rules import paper_clean
 from inward.scoring.rule_sets import DEFAULT_RULES, RuleSet, get_rule_set
 from inward.study import layout
-from inward.tasks import prompts
+from inward.tasks import catalog, prompts
 from inward.tasks.catalog import Item
 
 # explicit, so that a study without any calibration pair still writes the header
@@ -43,6 +43,12 @@ _CALIB_SCHEMA = {"target": pl.Utf8, "role": pl.Utf8, "bin": pl.Int64, "object_me
                  "hypo_mean": pl.Float64, "n": pl.Int64}
 MODE_SHARE_MAX = 0.95   # a group whose target mode share is at least this is uninformative
 COMPLIANCE_MIN = 0.5    # ... and so is one whose object-level compliance is below this
+# ... and so is an option task's group whose target gives one letter to this share of its
+# items: such a group measures a position preference, which any predictor can learn from the
+# prompt (the mode share can stay low while the letter never moves: matches_target follows
+# the item's target letter, not the answer)
+POSITION_CONSTANT_MIN = 0.95
+_OPTION_KINDS = ("multiple_choice", "ab_choice")
 
 
 def _items(path) -> list[Item]:
@@ -135,11 +141,28 @@ def agent_block(items: list[Item], answers: list[dict] | None, pred: pl.DataFram
     return out
 
 
-def group_table(target: str, truth: pl.DataFrame, preds: dict[str, pl.DataFrame]
-                ) -> pl.DataFrame:
+def top_letter_shares(items: list[Item], answers: list[dict] | None) -> dict[str, float]:
+    """Per multiple-choice or A/B task, the share of its items whose raw answer (after the
+    paper's cleaning) is the most common one: 1.0 when the model gives one letter to all."""
+    if answers is None:
+        return {}
+    by_key = {(a["task"], a["item_id"]): a.get("response") for a in answers}
+    shares = {}
+    for task in sorted({it.task for it in items if catalog.task_kind(it.task) in _OPTION_KINDS}):
+        cleaned = [paper_clean(by_key.get((it.task, it.item_id))) for it in items
+                   if it.task == task]
+        shares[task] = Counter(cleaned).most_common(1)[0][1] / len(cleaned)
+    return shares
+
+
+def group_table(target: str, truth: pl.DataFrame, preds: dict[str, pl.DataFrame],
+                letter_shares: dict[str, float] | None = None) -> pl.DataFrame:
     """Per (task, property): the target's mode share among defined rows, object-level
-    compliance, each predictor's hypothetical compliance, and whether the group is
-    informative (mode share < MODE_SHARE_MAX and object compliance >= COMPLIANCE_MIN)."""
+    compliance, each predictor's hypothetical compliance, the top raw-answer share of an
+    option task (``letter_shares``), and whether the group is informative: mode share <
+    MODE_SHARE_MAX, object compliance >= COMPLIANCE_MIN, and not ``position_constant`` (one
+    letter for at least POSITION_CONSTANT_MIN of the task's items)."""
+    letter_shares = letter_shares or {}
     rows = []
     for (task, prop), g in metrics._groups(truth):
         defined = [v for v in g["value"].to_list() if v is not None]
@@ -153,8 +176,13 @@ def group_table(target: str, truth: pl.DataFrame, preds: dict[str, pl.DataFrame]
             p = pred.filter((pl.col("task") == task) & (pl.col("property") == prop))
             row[f"hypothetical_compliance_{role}"] = (
                 float(p["prediction"].is_not_null().mean()) if p.height else None)
+        letters = letter_shares.get(task)
+        row["top_letter_share"] = letters
+        row["position_constant"] = bool(letters is not None
+                                        and letters >= POSITION_CONSTANT_MIN)
         row["informative"] = bool(share is not None and share < MODE_SHARE_MAX
-                                  and compliance is not None and compliance >= COMPLIANCE_MIN)
+                                  and compliance is not None and compliance >= COMPLIANCE_MIN
+                                  and not row["position_constant"])
         rows.append(row)
     return pl.DataFrame(rows)
 
@@ -246,10 +274,12 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
 
         preds = {"self": pred_frame(comp.self_trained),
                  **{f"cross_{m2}": pred_frame(a) for m2, a in comp.cross.items()}}
-        info = group_table(m, truth_self, preds)
+        info = group_table(m, truth_self, preds, top_letter_shares(items, raw[comp.self_trained]))
         info_rows.append(info)
         res["groups"] = {"n": info.height,
-                         "informative": int(info["informative"].sum()) if info.height else 0}
+                         "informative": int(info["informative"].sum()) if info.height else 0,
+                         "position_constant": (int(info["position_constant"].sum())
+                                               if info.height else 0)}
         out["targets"][m] = res
 
     for agent in layout.hypothetical_agents(models):
