@@ -24,7 +24,7 @@ import polars as pl
 
 from inward.config.types import CalibrationConfig
 from inward.records.jsonl import read_jsonl
-from inward.scoring import calibration, metrics
+from inward.scoring import calibration, entropy, metrics
 from inward.scoring.frames import (
     KEY,
     hypothetical_distributions,
@@ -228,7 +228,7 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
                                            n_boot=n_boot, seed=seed)
 
     out: dict = {"targets": {}, "agents": {}}
-    item_rows, group_rows, calib_rows, info_rows = [], [], [], []
+    item_rows, group_rows, calib_rows, info_rows, entropy_rows = [], [], [], [], []
     for comp in layout.comparisons(models):
         m = comp.target
         truth_untrained, truth_self = object_frame(comp.untrained), object_frame(comp.self_trained)
@@ -272,6 +272,24 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
             res["shift"] = _shift_block(pred_frame(comp.shift), truth_self,
                                         object_frame(comp.shift), n_boot, seed)
 
+        bars = _entropy_bars(comp, truth_untrained, truth_self, pred_frame,
+                             object_frame(comp.shift) if comp.shift else None)
+        res["entropy_matched"] = {}
+        for name, (first, second) in bars.items():
+            block, kept_a, kept_b = entropy.compare(first[2], second[2], n_boot, seed)
+            path = name.split(":")
+            node = res["entropy_matched"]
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = block
+            for bar, (label_agent, predictor, _), kept in (("first", first, kept_a),
+                                                           ("second", second, kept_b)):
+                entropy_rows.append(kept.select(
+                    pl.lit(m).alias("model"), pl.lit(name).alias("comparison"),
+                    pl.lit(bar).alias("bar"), pl.lit(label_agent).alias("target"),
+                    pl.lit(predictor).alias("predictor"), "task", "property", "item_id",
+                    pl.col("value").alias("label"), "prediction", "correct"))
+
         preds = {"self": pred_frame(comp.self_trained),
                  **{f"cross_{m2}": pred_frame(a) for m2, a in comp.cross.items()}}
         info = group_table(m, truth_self, preds, top_letter_shares(items, raw[comp.self_trained]))
@@ -304,10 +322,42 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
                     "informative": pl.Boolean})
     informative.write_csv(tables / "informative_groups.csv")
     out["per_group"] = _per_group_metrics(groups)
+    pl.concat(entropy_rows).write_csv(tables / "entropy_matched_rows.csv")
     pl.DataFrame(calib_rows, schema=_CALIB_SCHEMA).write_csv(tables / "calibration_bins.csv")
     Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
     Path(metrics_path).write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
     return out
+
+
+def _entropy_bars(comp, truth_untrained: pl.DataFrame, truth_self: pl.DataFrame, pred_frame,
+                  truth_shift: pl.DataFrame | None) -> dict:
+    """The two bars of each entropy-matched comparison (``inward.scoring.entropy``), by name:
+    (label agent, predictor, scored rows) each. ``self_training``: the untrained model
+    predicting itself against the self-trained one predicting itself (keep-all, as the paper's
+    self-prediction figures); ``shift``: the shifted model against its old and its new
+    behaviour on the rows the shift changed (compliant rows, as the paper's shift figure);
+    ``self_vs_cross_compliant:<M2>``: self against each cross predictor on their compliant rows
+    (under keep-all both score the same rows against one target: nothing to adjust)."""
+    pred_self = pred_frame(comp.self_trained)
+    bars = {"self_training": (
+        (comp.untrained, comp.untrained,
+         metrics.scored_rows(pred_frame(comp.untrained), truth_untrained)),
+        (comp.self_trained, comp.self_trained, metrics.scored_rows(pred_self, truth_self)))}
+    if comp.shift:
+        pred = pred_frame(comp.shift)
+        changed = metrics.shift_rows(pred, truth_self, truth_shift).select(metrics.KEY)
+        old = truth_self.join(changed, on=metrics.KEY, how="semi")
+        new = truth_shift.join(changed, on=metrics.KEY, how="semi")
+        bars["shift"] = (
+            (comp.self_trained, comp.shift, metrics.scored_rows(pred, old, "compliant")),
+            (comp.shift, comp.shift, metrics.scored_rows(pred, new, "compliant")))
+    for m2, agent in comp.cross.items():
+        bars[f"self_vs_cross_compliant:{m2}"] = (
+            (comp.self_trained, comp.self_trained,
+             metrics.scored_rows(pred_self, truth_self, "compliant")),
+            (comp.self_trained, agent,
+             metrics.scored_rows(pred_frame(agent), truth_self, "compliant")))
+    return bars
 
 
 def _shift_block(pred: pl.DataFrame, old: pl.DataFrame, new: pl.DataFrame, n_boot: int,
