@@ -169,3 +169,20 @@ def test_write_report_with_undefined_metrics(tmp_path):
     md = call(tmp_path)
     assert "n/a [n/a, n/a], n=0" in md
     assert "## Held-out accuracy" not in md   # no figures
+
+
+def test_entropy_table():
+    bar = {"accuracy": 0.5, "ci_low": 0.25, "ci_high": 0.75, "n": 8, "n_items": 4,
+           "baseline": 0.375}
+    block = {"first": bar, "second": {**bar, "accuracy": 0.625},
+             "unadjusted": {"first": {**bar, "n": 12}, "second": {**bar, "n": 10}}}
+    metrics = {"targets": {"m1": {"entropy_matched": {
+        "self_training": block, "self_vs_cross_compliant": {"m2": block}}}}}
+    text = report.entropy_table(metrics)
+    lines = text.splitlines()
+    assert len(lines) == 4  # header, rule, two comparisons
+    assert lines[2].startswith("| m1 | self_training | untrained M1 on M1: 50.0% [25.0%, 75.0%]")
+    assert "M1__self on itself: 62.5% [25.0%, 75.0%] (mode 37.5%), n=8" in lines[2]
+    assert "| m1 | self_vs_cross_compliant:m2 | M1__self: " in lines[3]
+    assert "cross m2: 62.5%" in lines[3] and "n=12" in lines[3] and "n=10" in lines[3]
+    assert report.entropy_table({"targets": {"m1": {}}}) == ""

@@ -72,6 +72,35 @@ def headline_table(metrics: dict, suffix: str = "") -> str:
     return head + "\n".join(rows) + "\n"
 
 
+def _bar(bar: dict) -> str:
+    return (f"{_pct(bar['accuracy'])} [{_pct(bar['ci_low'])}, {_pct(bar['ci_high'])}] "
+            f"(mode {_pct(bar['baseline'])}), n={bar['n']}")
+
+
+def entropy_table(metrics: dict) -> str:
+    """The entropy-matched comparisons: both bars on rows with one label histogram, beside
+    the same bars on all their rows."""
+    names = {"self_training": ("untrained M1 on M1", "M1__self on itself"),
+             "shift": ("M1__shift on old", "M1__shift on new"),
+             "self_vs_cross_compliant": ("M1__self", "cross {m2}")}
+    rows = []
+    for m, r in metrics["targets"].items():
+        matched = r.get("entropy_matched", {})
+        blocks = [(name, matched[name]) for name in ("self_training", "shift") if name in matched]
+        blocks += [(f"self_vs_cross_compliant:{m2}", b)
+                   for m2, b in matched.get("self_vs_cross_compliant", {}).items()]
+        for name, b in blocks:
+            kind, _, m2 = name.partition(":")
+            first, second = (label.format(m2=m2) for label in names[kind])
+            rows.append(f"| {m} | {name} | {first}: {_bar(b['first'])} | "
+                        f"{second}: {_bar(b['second'])} | {_bar(b['unadjusted']['first'])} / "
+                        f"{_bar(b['unadjusted']['second'])} |")
+    if not rows:
+        return ""
+    return ("| target M1 | comparison | first bar (matched) | second bar (matched) | "
+            "unadjusted first / second |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+
+
 def agents_table(metrics: dict) -> str:
     """Per agent: compliance, demonstration leaks and the largest top-answer share."""
     head = ("| agent | object-level compliance | hypothetical compliance | demonstration leak | "
@@ -162,6 +191,14 @@ def write_report(metrics_path: str, tables_dir: str, figures_dir: str, report_pa
         "Compliant rows only (rows whose hypothetical answer is non-compliant dropped):",
         "",
         headline_table(metrics, "_compliant"),
+        "## Entropy-matched comparisons",
+        "",
+        ("Each comparison's two bars scored on rows with the same label histogram per task and "
+         "property (the official adjust_for_entropy rule; docs/METRICS.md), so neither bar wins "
+         "by having behaviour that is easier to guess. Rows: "
+         "reports/tables/entropy_matched_rows.csv."),
+        "",
+        entropy_table(metrics),
         "## Agents",
         "",
         agents_table(metrics),
