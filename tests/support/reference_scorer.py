@@ -242,8 +242,58 @@ def recompute(root: Path) -> dict:
         if len(models) > 1:
             res["shift"] = shift(study, self_truth, study.objects(f"{m}__shift"),
                                  study.predictions(f"{m}__shift"))
+        res["entropy_matched"] = entropy_bars(study, m, models, study.objects(m), self_truth)
         out[m] = res
     return out
+
+
+def entropy_matched(first: dict, second: dict) -> dict:
+    """The official adjust_for_entropy on two bars, each {key: (label, prediction)}: the
+    accuracy, n and mode baseline of each bar's kept rows."""
+    import random
+
+    shared = sorted(set(first) & set(second))  # keys (task, item_id, property), sorted
+    kept: dict = {"first": [], "second": []}
+    for group in sorted({(k[0], k[2]) for k in shared}):
+        keys = [k for k in shared if (k[0], k[2]) == group]
+        counts_a = Counter(first[k][0] for k in keys)
+        counts_b = Counter(second[k][0] for k in keys)
+        for label, n_a in sorted(counts_a.items(), key=lambda kv: (-kv[1], kv[0]))[:100]:
+            limit = min(n_a, counts_b.get(label, 0))
+            for name, bar in (("first", first), ("second", second)):
+                rows = [k for k in keys if bar[k][0] == label]
+                random.Random("42").shuffle(rows)
+                kept[name] += [(k[0], k[2], bar[k][0], bar[k][1]) for k in rows[:limit]]
+    out = {}
+    for name, pairs in kept.items():
+        a, n, b = _acc(pairs)
+        out[name] = {"accuracy": a, "n": n, "baseline": b}
+    return out
+
+
+def entropy_bars(study: Study, m: str, models: list[str], truth_untrained: dict,
+                 truth_self: dict) -> dict:
+    """The bars of inward's entropy-matched comparisons, written out from their definitions."""
+    def bar(truth, preds, compliant=False):
+        return {k: (v, preds[k]) for k, v in truth.items()
+                if v is not None and k in preds and (not compliant or preds[k] is not None)}
+
+    pred_self = study.predictions(f"{m}__self")
+    out = {"self_training": (bar(truth_untrained, study.predictions(m)),
+                             bar(truth_self, pred_self))}
+    if len(models) > 1:
+        new = study.objects(f"{m}__shift")
+        pred = study.predictions(f"{m}__shift")
+        changed = {k for k in truth_self if truth_self[k] is not None
+                   and new.get(k) is not None and truth_self[k] != new[k] and k in pred}
+        out["shift"] = (bar({k: truth_self[k] for k in changed}, pred, True),
+                        bar({k: new[k] for k in changed}, pred, True))
+    for m2 in models:
+        if m2 != m:
+            out[f"self_vs_cross_compliant:{m2}"] = (
+                bar(truth_self, pred_self, True),
+                bar(truth_self, study.predictions(f"{m2}__cross__{m}"), True))
+    return {name: entropy_matched(a, b) for name, (a, b) in out.items()}
 
 
 def compare(reference: dict, metrics: dict, tol: float = 1e-9) -> list[str]:
@@ -273,4 +323,11 @@ def compare(reference: dict, metrics: dict, tol: float = 1e-9) -> list[str]:
         for which in ref.get("shift", {}):
             for k, v in ref["shift"][which].items():
                 same(v, got["shift"][which][k], f"{m}.shift.{which}.{k}")
+        for name, bars in ref.get("entropy_matched", {}).items():
+            node = got["entropy_matched"]
+            for part in name.split(":"):
+                node = node[part]
+            for which, numbers in bars.items():
+                for k, v in numbers.items():
+                    same(v, node[which][k], f"{m}.entropy_matched.{name}.{which}.{k}")
     return problems
