@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -329,7 +330,8 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
     return out
 
 
-def _entropy_bars(comp, truth_untrained: pl.DataFrame, truth_self: pl.DataFrame, pred_frame,
+def _entropy_bars(comp: layout.Comparison, truth_untrained: pl.DataFrame,
+                  truth_self: pl.DataFrame, pred_frame: Callable[[str], pl.DataFrame],
                   truth_shift: pl.DataFrame | None) -> dict:
     """The two bars of each entropy-matched comparison (``inward.scoring.entropy``), by name:
     (label agent, predictor, scored rows) each. ``self_training``: the untrained model
