@@ -79,7 +79,6 @@ def answer_record(item: Item, response: str | None, prop: str | None = None) -> 
     return row
 
 
-
 def _model_calls(model: ModelConfig, adapter: str | None, threads: int, out: str,
                  requests: list[list[dict]], settings: CallSettings,
                  call: Callable[[object, list[list[dict]]], list], chunk_size: int) -> list:

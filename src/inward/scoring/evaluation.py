@@ -28,6 +28,7 @@ from inward.records.jsonl import read_jsonl
 from inward.scoring import calibration, entropy, metrics
 from inward.scoring.frames import (
     KEY,
+    dropped_keys,
     hypothetical_distributions,
     object_distributions,
     object_values,
@@ -121,7 +122,7 @@ def agent_block(items: list[Item], answers: list[dict] | None, pred: pl.DataFram
     out: dict = {}
     if answers is not None:
         by_key = {(a["task"], a["item_id"]): a.get("response") for a in answers}
-        dropped = {(a["task"], a["item_id"]) for a in answers if a.get("dropped")}
+        dropped = dropped_keys(answers)
         responses = [(it, by_key.get((it.task, it.item_id))) for it in items
                      if (it.task, it.item_id) not in dropped]
         n = len(responses)

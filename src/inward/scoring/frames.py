@@ -37,12 +37,18 @@ def object_property_value(item: Item, prop: str, response: str | None,
     return get_rule_set(rule_set).object_value(prop, item.task, response, item.target)
 
 
+def dropped_keys(answers: list[dict]) -> set[tuple[str, str]]:
+    """(task, item_id) of the answer rows a hosted model's mode of n left without an answer
+    (``"dropped"``): scoring leaves them out, as the paper drops such prompts."""
+    return {(a["task"], a["item_id"]) for a in answers if a.get("dropped")}
+
+
 def object_values(items: list[Item], answers: list[dict], props: list[str],
                   rule_set: str | RuleSet = DEFAULT_RULES) -> pl.DataFrame:
     """Object-level property frame (task, item_id, property, value, compliant)."""
     rules = get_rule_set(rule_set)
     by_key = {(a["task"], a["item_id"]): a.get("response") for a in answers}
-    dropped = {(a["task"], a["item_id"]) for a in answers if a.get("dropped")}
+    dropped = dropped_keys(answers)
     rows = []
     for it, p in study_pairs(items, props):
         if (it.task, it.item_id) in dropped:  # no mode of n: the paper drops the prompt
