@@ -13,7 +13,7 @@ export DVC_NO_ANALYTICS := 1
 # the study's tools (snakemake, dvc, inward) come from the virtual environment
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: study test lint install dag
+.PHONY: study test lint install dag browser
 
 install: $(STAMP)
 
@@ -47,7 +47,17 @@ $(COMPILED): $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check
 
-test: $(STAMP) $(COMPILED)
+# Headless Chromium and its driver for the transcript page's browser test: Debian's packages,
+# installed once where missing (as root, as CI runs); elsewhere the test says why it skips.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			chromium chromium-driver) > /dev/null \
+		|| echo "make browser: apt-get could not install chromium chromium-driver" >&2; \
+	else echo "make browser: chromium is missing and needs root and apt-get to install" >&2; fi
+
+test: $(STAMP) $(COMPILED) browser
 	$(VENV)/bin/pytest -q
 
 dag: $(STAMP)

@@ -21,6 +21,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/branches.smk"
+include: "workflow/rules/transcripts.smk"
 
 
 # Light steps (prompts, finetuning data, loss curves, figures, report) run where Snakemake runs,
@@ -33,10 +35,13 @@ localrules:
     replay_data,
     shift_data,
     training_data,
+    cross_subset,
+    held_in_items,
     loss_curves,
     figures,
     report,
     benchmarks,
+    transcripts,
 
 
 rule all:

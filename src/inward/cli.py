@@ -1,5 +1,7 @@
 """``inward``: the command line of the study.
 
+- ``inward init --preset paper --release DIR``  write a params.yaml for the paper's protocol
+                                   over the user's copy of its dataset release, and check it;
 - ``inward check-params [FILE]``   validate params.yaml and say what is wrong;
 - ``inward show-prompts [--params FILE]``  print every chat the study would send, as JSONL
                                    (runs no model, writes nothing);
@@ -39,6 +41,21 @@ def cmd_check(args) -> int:
         return 2
     print(f"{args.params}: ok")
     return 0
+
+
+def cmd_init(args) -> int:
+    """Write a preset's params.yaml, then check it as ``check-params`` does: a model's missing
+    API-key variable is reported, not hidden."""
+    from inward.config.preset import write_preset
+
+    try:
+        out = write_preset(args.preset, args.out, args.release, args.force)
+    except (ValueError, FileExistsError) as err:
+        print(err, file=sys.stderr)
+        return 2
+    print(f"{out}: the {args.preset!r} preset (docs/PAPER.md); replace its models with yours")
+    args.params = str(out)
+    return cmd_check(args)
 
 
 def cmd_show_prompts(args) -> int:
@@ -84,6 +101,12 @@ def cmd_stage(extra: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="inward", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("init", help="write params.yaml from a preset (paper: the paper's "
+                       "protocol over its dataset release), then check it")
+    p.add_argument("--preset", required=True, help="paper")
+    p.add_argument("--release", help="your copy of the paper's dataset_release/ folder")
+    p.add_argument("--out", default="params.yaml")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
     p = sub.add_parser("check-params", help="validate params.yaml")
     p.add_argument("params", nargs="?", default="params.yaml")
     p = sub.add_parser("show-prompts", help="print every chat the study would send (JSONL: "
@@ -110,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
     if args.command == "check-params":
         return cmd_check(args)
+    if args.command == "init":
+        return cmd_init(args)
     if args.command == "show-prompts":
         return cmd_show_prompts(args)
     if args.command == "restore":

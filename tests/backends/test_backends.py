@@ -29,15 +29,17 @@ def test_naming_the_backends_imports_neither_torch_nor_openai():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
-    assert out.splitlines() == ["['local', 'openai'] 2",
-                                "unknown backend 'x'; allowed: local, openai", "[]"]
+    assert out.splitlines() == ["['local', 'openai', 'served'] 3",
+                                "unknown backend 'x'; allowed: local, openai, served", "[]"]
 
 
 def test_the_table_holds_the_classes_and_each_finetunes():
     from inward.backends.hosted import OpenAIBackend
     from inward.backends.local import LocalBackend
+    from inward.backends.served import ServedBackend
 
-    assert dict(BACKENDS) == {"local": LocalBackend, "openai": OpenAIBackend}
+    assert dict(BACKENDS) == {"local": LocalBackend, "openai": OpenAIBackend,
+                              "served": ServedBackend}
     assert all(callable(cls.finetune) for cls in BACKENDS.values())
 
 
@@ -54,5 +56,5 @@ def test_loading_and_finetuning_go_to_the_backend_of_the_config(tmp_path, monkey
         load_backend(ModelConfig(backend="local"))
     with pytest.raises(ValueError, match="needs a 'source'"):
         finetune(ModelConfig(backend="local"), tmp_path / "train.jsonl", tmp_path / "out", hp)
-    with pytest.raises(ValueError, match="unknown backend 'x'; allowed: local, openai"):
+    with pytest.raises(ValueError, match="unknown backend 'x'; allowed: local, openai, served"):
         finetune(ModelConfig(backend="x"), tmp_path / "train.jsonl", tmp_path / "out", hp)

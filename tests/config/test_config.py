@@ -38,7 +38,7 @@ def test_the_shipped_params_are_valid():
     ({"tasks.properties": ["first_word", "fifth_word"]},
         r"tasks\.properties\[1\]: unknown property 'fifth_word'; allowed: .*first_character"),
     ({"models.smollm2.backend": "vllm"},
-        r"models\.smollm2\.backend: 'vllm' is not one of \['local', 'openai'\]"),
+        r"models\.smollm2\.backend: 'vllm' is not one of \['local', 'openai', 'served'\]"),
     ({"models.smollm2.source": "embedded:gpt5"},
         r"models\.smollm2\.source: unknown embedded model 'embedded:gpt5'; "
         r"allowed: embedded:smollm2-135m"),
@@ -120,6 +120,7 @@ def test_the_schema_and_the_types_name_the_same_keys():
         types.CalibrationConfig: schema["properties"]["calibration"]["properties"],
         types.MetricsConfig: schema["properties"]["metrics"]["properties"],
         types.PlotsConfig: schema["properties"]["plots"]["properties"],
+        types.CrossConfig: schema["properties"]["cross"]["properties"],
     }
     for cls, keys in sections.items():
         names = {f.name for f in fields(cls)} - {"written"}

@@ -16,8 +16,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
-from e2e_support import ENV, edit_params, jobs_run, sh, tracked_files
+from e2e_support import ENV, edit_params, jobs_run, sh, tiny_branches, tracked_files
 from inward.reporting.headline import headline_metrics
 from inward.study.layout import study_files
 
@@ -40,9 +41,10 @@ def test_every_expected_output_exists(repo):
                 "reports/tables/by_task_property.csv", "reports/tables/calibration_bins.csv"]:
         assert (repo / rel).is_file(), rel
     curves = sorted(p.name for p in (repo / "reports/loss_curves").glob("*.csv"))
+    scaled = tiny_branches(["smollm2", "gemma3"])[2]  # M2__cross__M1@share (cross.scaling)
     assert curves == sorted(f"{a}.csv" for a in ["smollm2__self", "gemma3__self",
                                                  "gemma3__cross__smollm2", "smollm2__cross__gemma3",
-                                                 "smollm2__shift", "gemma3__shift"])
+                                                 "smollm2__shift", "gemma3__shift", *scaled])
     assert (repo / "reports/loss_curves.png").stat().st_size > 1000
     for fig in ["accuracy", "by_task_property", "calibration", "shift"]:
         for ext in ("png", "html"):
@@ -54,6 +56,7 @@ def test_every_expected_output_exists(repo):
         assert not (adapter / "README.md").exists(), "model cards make outs machine-specific"
     report = (repo / "reports/report.md").read_text()
     assert "figures/accuracy.png" in report and "Reading" in report
+    assert "](transcripts.html)" in report
 
 
 def _numbers(metrics: dict, prefix=""):
@@ -90,7 +93,11 @@ def test_metrics_have_every_key_and_are_numbers_in_range(repo):
         if value is None:  # undefined only where there was nothing to score
             assert (holder.get("n") == 0 or holder.get("n_compliant") == 0
                     or holder.get("n_pairs") == 0 or holder.get("behaviour_kept_n") == 0
-                    or key.startswith("per_group")), key
+                    or key.startswith("per_group")
+                    # power: no spread from fewer than 2 items, no difference to detect
+                    or holder.get("n_items", 2) < 2
+                    or (key.endswith(("n_items_needed", "n_items_per_task"))
+                        and holder.get("diff") == 0)), key
             continue
         assert isinstance(value, (int, float)) and not isinstance(value, bool), key
         assert math.isfinite(value), key
@@ -102,6 +109,118 @@ def test_metrics_equal_an_independent_recomputation(repo):
 
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert compare(recompute(repo), metrics) == []
+
+
+def _words(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def test_transcripts_recompute_the_metrics_and_their_page_works_in_chromium(repo):
+    """reports/transcripts.parquet: one row per comparison, predictor, held-out item and
+    property, from which every role's accuracy (both policies) and the shift's new/old equal
+    metrics.json's to 1e-9; reports/transcripts.html, opened in headless Chromium, filters
+    its rows and shows an item's chats with every agent of its comparison side by side."""
+    import polars as pl
+
+    from inward.study.layout import parse_agent
+    from transcript_support import Page, chromium, differences
+
+    table = pl.read_parquet(repo / "reports/transcripts.parquet")
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert differences(table, metrics) == []
+    assert pl.read_csv(repo / "reports/transcripts.csv", infer_schema=False).height == \
+        table.height
+    pairs = table.filter(pl.col("role") == "self", pl.col("target_model") == "smollm2").height
+    # per target: untrained, self, cross, shift and one cross-scaling predictor per share
+    scaled = [parse_agent(a) for a in tiny_branches(["smollm2", "gemma3"])[2]]
+    roles = {"untrained", "self", "cross:gemma3", "shift",
+             *(f"cross:{a.model}@{a.scale}" for a in scaled if a.target == "smollm2")}
+    assert pairs > 0 and table.height == 2 * len(roles) * pairs
+    driver = chromium()
+    try:
+        page = Page(driver, repo / "reports/transcripts.html")
+        assert page.count() == f"{table.height} of {table.height} rows"
+        page.choose("f-changed", "yes")
+        changed = table.filter(pl.col("changed"))
+        assert page.count() == f"{changed.height} of {table.height} rows"
+        page.choose("f-changed", "")
+        page.choose("f-target", "smollm2")
+        page.choose("f-role", "cross:gemma3")
+        page.choose("f-correct", "no")
+        wrong = table.filter(pl.col("target_model") == "smollm2",
+                             pl.col("role") == "cross:gemma3",
+                             pl.col("scored") & ~pl.col("correct"))
+        assert page.count() == f"{wrong.height} of {table.height} rows"
+        assert {r[2] for r in page.rows()} <= {"gemma3__cross__smollm2"}
+        page.choose("f-correct", "")
+        first = page.rows()[0]
+        page.open_item(0)
+        item = table.filter(pl.col("target_model") == "smollm2", pl.col("item_id") == first[4],
+                            pl.col("property") == first[5])
+        detail = page.find("#detail").text
+        for message in json.loads(item["object_messages"][0]):
+            assert _words(message["content"]) in _words(detail)
+        cards = page.cards(first[5])
+        assert set(cards) == roles
+        for row in item.iter_rows(named=True):
+            assert _words(row["hypothetical_response"]) in _words(cards[row["role"]]), row
+            assert _words(row["object_response"]) in _words(cards[row["role"]]), row
+    finally:
+        driver.quit()
+
+
+def test_model_jobs_show_their_progress_on_the_terminal_and_in_their_logs(repo):
+    """`dvc repro`'s own output (the terminal) has each model job's prompts and each LoRA
+    finetune's steps, done/total with rate and time left, besides the jobs' logs."""
+    shown = (repo.parent / "first_run.log").read_text()
+    prompts = re.findall(r"\[inward\] (results/\S+\.jsonl): (\d+)/(\d+) prompts \(\d+%, "
+                         r"[\d.]+ prompts/s, (?:\S+ left|done in \S+)\)", shown)
+    finished = {out for out, done, total in prompts if done == total}
+    assert "results/object/smollm2/test.jsonl" in finished, shown[-3000:]
+    assert "results/hypothetical/gemma3__cross__smollm2/test.jsonl" in finished
+    steps_shown = re.findall(r"\[inward\] results/adapters/(\S+) \(LoRA\): (\d+)/(\d+) steps "
+                             r"\(\d+%, [\d.]+ steps/s, (?:\S+ left|done in \S+), loss [\d.]+\)",
+                             shown)
+    assert {a for a, done, total in steps_shown if done == total} == {
+        "smollm2__self", "gemma3__self", "gemma3__cross__smollm2", "smollm2__cross__gemma3",
+        "smollm2__shift", "gemma3__shift", *tiny_branches(["smollm2", "gemma3"])[2]}
+    log = (repo / "logs/object/smollm2_test.log").read_text()
+    assert re.search(r"results/object/smollm2/test\.jsonl: (\d+)/\1 prompts", log), log
+    assert "(LoRA): 2/2 steps" in (repo / "logs/finetune/smollm2__self.log").read_text()
+
+
+def test_the_optional_branches_are_scored(repo):
+    """The tiny config turns both branches on: one cross-scaling entry per share (a nested,
+    smaller set of examples than the full cross finetune's), held-in scores on new prompts of
+    the training tasks, and the power of every self-vs-cross comparison."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    shares = params["cross"]["scaling"]
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    for m, m2 in [("smollm2", "gemma3"), ("gemma3", "smollm2")]:
+        r = metrics["targets"][m]
+        entry = r["cross_scaling"][m2]
+        assert sorted(entry["points"]) == sorted(f"{k:g}" for k in shares)
+        for point in entry["points"].values():
+            assert 0 < point["n_examples"] < entry["full"]["n_examples"]
+            assert point["n"] == r["self"]["n"]  # the same held-out rows as the self role
+        assert entry["full"]["accuracy"] == r["cross"][m2]["accuracy"]
+        assert entry["self"]["accuracy"] == r["self"]["accuracy"]
+        held = r["held_in"]
+        assert held["n_items"] == 2 * len(params["tasks"]["train"])
+        assert held["self"]["n"] > 0 and 0 <= held["self"]["accuracy"] <= 1
+        for block in (r["power"], held["power"]):
+            keep = block["self_vs_cross"][m2]["keep_all"]
+            assert keep["n_items"] > 0 and keep["alpha"] == 0.05 and keep["power"] == 0.8
+    held_prompts = {json.loads(line)["prompt"]
+                    for line in (repo / "data/items/heldin.jsonl").read_text().splitlines()}
+    train = {json.loads(line)["prompt"]
+             for line in (repo / "data/items/train.jsonl").read_text().splitlines()}
+    assert len(held_prompts) == 4 and not held_prompts & train
+    table = (repo / "reports/tables/cross_scaling.csv").read_text()
+    assert "gemma3__cross__smollm2@0.5" in table and "smollm2__cross__gemma3," in table
+    assert (repo / "reports/figures/cross_scaling.png").stat().st_size > 1000
+    report = (repo / "reports/report.md").read_text()
+    assert "## Cross-prediction against training data" in report and "## Held-in" in report
 
 
 def test_nothing_left_to_do_after_the_run(repo):
@@ -118,16 +237,18 @@ def test_the_snakemake_report_shows_results_and_benchmarks(repo):
     assert "Report created" in out, out[-2000:]
     page = (repo / "reports/study.html").read_text()
     assert page.lstrip().lower().startswith("<!doctype html") and len(page) > 100_000
-    for category in ("Metrics", "Tables", "Figures", "Finetuning", "Benchmarks"):
+    for category in ("Metrics", "Tables", "Figures", "Finetuning", "Benchmarks", "Transcripts"):
         assert category in page, category
     for caption in (repo / "workflow/report").glob("*.rst"):
         first = caption.read_text().split()[:3]
         assert " ".join(first) in " ".join(page.split()), caption.name
-    for name in ("accuracy.png", "calibration_bins.csv", "loss_curves.png", "summary.csv"):
+    for name in ("accuracy.png", "calibration_bins.csv", "loss_curves.png", "summary.csv",
+                 "transcripts.html"):
         assert name in page, name
     rows = (repo / "logs/benchmarks/summary.csv").read_text().splitlines()
     assert rows[0] == "rule,job,seconds,max_rss_mb,cpu_seconds,file"
-    assert len(rows) == 1 + len(layout.model_jobs(["smollm2", "gemma3"]))  # one per model job
+    models = ["smollm2", "gemma3"]  # one row per model job, the optional branches' too
+    assert len(rows) == 1 + len(layout.model_jobs(models)) + len(tiny_branches(models)[1])
     (repo / "reports/study.html").unlink()  # not a study output: leave the repo as it was
 
 
@@ -156,7 +277,9 @@ def test_editing_a_task_file_reruns_exactly_what_depends_on_it(repo):
                 | {("hypothetical_answers", f"agent={a}")
                    for a in layout.hypothetical_agents(models) if a not in hypos}
                 | {("hypothetical_answers_and_samples", f"agent={a}") for a in hypos}
-                | {(r, "") for r in ("evaluate", "figures", "report", "benchmarks")})
+                | {("hypothetical_answers", f"agent={a}") for a in tiny_branches(models)[2]}
+                | {(r, "") for r in ("evaluate", "figures", "report", "benchmarks",
+                                     "transcripts")})
     assert planned == expected, sorted(planned ^ expected)
     assert "Nothing to be done" in sh("snakemake -n --cores 1", repo)
     assert "up to date" in sh("dvc status", repo)
@@ -165,7 +288,7 @@ def test_editing_a_task_file_reruns_exactly_what_depends_on_it(repo):
 def test_dvc_tracks_exactly_the_study_files_all_readable_by_others(repo):
     """Every file under the DVC outs belongs to a target of `rule all` (so Snakemake rebuilds
     it when missing), every target exists, and under umask 022 all are world-readable."""
-    targets = study_files(["smollm2", "gemma3"])
+    targets = study_files(["smollm2", "gemma3"]) + tiny_branches(["smollm2", "gemma3"])[0]
     files = tracked_files(repo)
     stray = [f for f in files if not any(f == t or f.startswith(t + "/") for t in targets)]
     assert not stray, stray
@@ -296,7 +419,8 @@ def exp_metrics(repo: Path, name: str) -> dict:
     return found
 
 
-SHOWN = ("evaluate", "figures", "report", "loss_curves", "benchmarks")  # read every agent
+SHOWN = ("evaluate", "figures", "report", "loss_curves", "benchmarks",  # read every agent
+         "transcripts")
 
 
 def test_dvc_exp_run_reruns_what_each_change_needs(repo):

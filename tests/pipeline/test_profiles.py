@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e_support import ENV, ROOT, new_study_repo, sh
+from e2e_support import ENV, ROOT, new_study_repo, sh, tiny_branches
 from inward.study.layout import model_jobs
 
 MODEL_RULES = {"object_answers", "hypothetical_answers", "object_answers_and_samples",
-               "hypothetical_answers_and_samples", "finetune", "finetune_shift"}
+               "hypothetical_answers_and_samples", "hypothetical_answers_held_in", "finetune",
+               "finetune_shift"}
 
 
 def planned(output: str) -> list[dict]:
@@ -59,7 +60,8 @@ def test_the_slurm_profile_asks_gpus_from_params_not_from_the_host(repo, flag):
     out = sh(f"snakemake -n {flag} profiles/slurm", repo, env=no_cuda())
     jobs = planned(out)
     model = [j for j in jobs if j["rule"] in MODEL_RULES]
-    assert len(model) == len(model_jobs(["smollm2", "gemma3"]))  # every model job
+    models = ["smollm2", "gemma3"]  # every model job, the tiny config's branches' too
+    assert len(model) == len(model_jobs(models)) + len(tiny_branches(models)[1])
     for job in model:
         agent = re.search(r"agent=([^,]+)", job["wildcards"]).group(1)
         want = "1" if agent.split("__")[0] == "smollm2" else "0"

@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from e2e_support import tiny_branches
 from inward.study.layout import model_jobs
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -43,7 +44,7 @@ def test_model_jobs_went_through_slurm(run):
               for g in groups}
     assert agents == {"smollm2", "gemma3", "smollm2__self", "gemma3__self",
                       "gemma3__cross__smollm2", "smollm2__cross__gemma3", "smollm2__shift",
-                      "gemma3__shift"}
+                      "gemma3__shift", *tiny_branches(["smollm2", "gemma3"])[2]}
     assert len(groups) == len(agents)
     assert set(final) - set(groups) == {"rule_evaluate"}, final
     assert re.search(r"localrule items:", run.output)
@@ -54,4 +55,5 @@ def test_metrics_equal_the_local_run(run, tiny_study):
     local = json.loads((tiny_study.parent / "metrics_first.json").read_text())
     assert slurm == local
     rows = run.repo.joinpath("logs/benchmarks/summary.csv").read_text().splitlines()
-    assert len(rows) == 1 + len(model_jobs(["smollm2", "gemma3"]))  # one per model job
+    models = ["smollm2", "gemma3"]  # one per model job, the tiny config's branches' too
+    assert len(rows) == 1 + len(model_jobs(models)) + len(tiny_branches(models)[1])

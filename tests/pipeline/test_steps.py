@@ -245,7 +245,7 @@ def test_every_rule_names_the_step_it_runs():
             assert f"run_step({name}, snakemake)" in code, (rule, name)
             assert callable(getattr(steps, name)), (rule, name)
             scripted += 1
-    assert scripted == 17
+    assert scripted == 23
 
 
 def test_run_step_evaluate_then_report(tmp_path, monkeypatch):

@@ -148,3 +148,131 @@ def test_rows_without_a_mode_of_n_are_left_out_and_counted(tmp_path, monkeypatch
                           metrics_path=layout.METRICS, tables_dir=layout.TABLES)
     assert "mode_of_n_dropped" not in full
     assert out["targets"]["a"]["self"]["n"] < full["targets"]["a"]["self"]["n"]
+
+
+def add_branches(root, seed, params, scaling=(0.25, 0.5), n_examples=9):
+    """The optional branches on a drawn study: scaled cross agents (their examples and
+    held-out answers) and held-in items with every answer the held-in scores read."""
+    rng = random.Random(f"branches:{seed}")
+    for m in MODELS:
+        examples = [{"messages": [{"role": "user", "content": f"q{i}"},
+                                  {"role": "assistant", "content": "a"}]}
+                    for i in range(n_examples)]
+        write_jsonl(examples, root / layout.sft_path("cross", m))
+        for k in scaling:
+            write_jsonl(examples[:max(1, round(k * n_examples))],
+                        root / layout.scaled_sft_path(m, layout.scale_label(k)))
+    items = ([Item("colours", f"h{i}", f"held-in colours {i}", None, layout.HELD_IN)
+              for i in range(6)]
+             + [Item("myopic_reward", f"hr{i}", f"held-in reward {i}", rng.choice("AB"),
+                     layout.HELD_IN) for i in range(4)])
+    write_jsonl([it.to_dict() for it in items], root / layout.items_path(layout.HELD_IN))
+
+    def hypos(its):
+        return [{"task": it.task, "item_id": it.item_id, "property": p,
+                 "response": rng.choice(hypo_pool(p))}
+                for it in its for p in PROPS if p in task_properties(it.task)]
+    for agent in layout.scaled_cross_agents(MODELS, scaling):
+        write_jsonl(hypos(load_test_items(root)), root / layout.hypo_path(agent.name))
+    for agent in layout.held_in_object_agents(MODELS):
+        write_jsonl([{"task": it.task, "item_id": it.item_id,
+                      "response": rng.choice(TEXT if it.task == "colours" else OPTIONS)}
+                     for it in items], root / layout.object_path(agent, layout.HELD_IN))
+    for agent in layout.held_in_hypothetical_agents(MODELS):
+        write_jsonl(hypos(items), root / layout.hypo_held_in_path(agent))
+    params = {**params, "cross": {"scaling": list(scaling)},
+              "tasks": {**params["tasks"], "n_held_in_items": 5}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return params
+
+
+def load_test_items(root):
+    return [Item.from_dict(r) for r in read_jsonl(root / layout.items_path("test"))]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_branch_metrics_equal_an_independent_recomputation(tmp_path, monkeypatch, seed):
+    """cross_scaling, held_in and power, on drawn studies: the reference's plain loops give
+    the same numbers, and the branch keys appear only when params.yaml turns them on."""
+    params = add_branches(tmp_path, seed, make_study(tmp_path, seed))
+    monkeypatch.chdir(tmp_path)
+    out = evaluate_study(models=MODELS, test_items=layout.items_path("test"), props=PROPS,
+                         calib=calibration(params), n_boot=20, seed=0,
+                         metrics_path=layout.METRICS, tables_dir=layout.TABLES,
+                         scaling=(0.25, 0.5), held_in_items=layout.items_path(layout.HELD_IN))
+    assert compare(recompute(tmp_path), out) == []
+    a = out["targets"]["a"]
+    assert sorted(a["cross_scaling"]["b"]["points"]) == ["0.25", "0.5"]   # one per share
+    assert [p["n_examples"] for p in a["cross_scaling"]["b"]["points"].values()] == [2, 4]
+    assert a["cross_scaling"]["b"]["full"]["n_examples"] == 9
+    assert a["held_in"]["self"]["n"] > 0 and a["held_in"]["n_items"] == 10
+    assert a["power"]["self_vs_cross"]["b"]["keep_all"]["n_items"] == a["self"]["n_items"]
+    table = (tmp_path / layout.TABLES / "cross_scaling.csv").read_text().splitlines()
+    assert len(table) == 1 + 2 * 3   # per target: two shares and the full cross finetune
+    # a changed number is caught
+    a["held_in"]["cross"]["b"]["accuracy"] += 1e-6
+    a["cross_scaling"]["b"]["points"]["0.5"]["accuracy_compliant"] += 1e-6
+    a["power"]["self_vs_cross"]["b"]["compliant"]["item_sd"] = 0.123456
+    assert len(compare(recompute(tmp_path), out)) == 3
+    # off: no branch key and no scaling table, held-out numbers unchanged
+    (tmp_path / layout.TABLES / "cross_scaling.csv").unlink()
+    plain = evaluate_study(models=MODELS, test_items=layout.items_path("test"), props=PROPS,
+                           calib=calibration(params), n_boot=20, seed=0,
+                           metrics_path=layout.METRICS, tables_dir=layout.TABLES)
+    assert "cross_scaling" not in plain["targets"]["a"] and "held_in" not in plain["targets"]["a"]
+    assert not (tmp_path / layout.TABLES / "cross_scaling.csv").exists()
+    assert plain["targets"]["a"]["self"] == out["targets"]["a"]["self"]
+
+
+def add_variant(root, seed, params, n_items=8, n_samples=6):
+    """The calibration variant on a drawn study: its own items, and sample lists of the
+    targets (object) and predictors (hypothetical), with answers that have no second
+    character, so that pairs are dropped."""
+    rng = random.Random(f"variant:{seed}")
+    items = [Item("next_animal", f"v{i}", f"animals {i}", None, "calibration")
+             for i in range(n_items)]
+    write_jsonl([it.to_dict() for it in items], root / layout.items_path("calibration"))
+    animals = ["cat", "cow", "dog", "x", "", "Owl.", "sorry", "ox", "emu emu"]
+    objects, hypos = layout.calibration_agents(MODELS)
+    for agent in objects:
+        write_jsonl([{"task": it.task, "item_id": it.item_id, "response": "cat",
+                      "samples": [rng.choice(animals) for _ in range(n_samples)]}
+                     for it in items], root / layout.variant_path(agent, "object"))
+    for agent in hypos:
+        write_jsonl([{"task": it.task, "item_id": it.item_id, "property": "second_character",
+                      "response": "a", "samples": [rng.choice(HYPO_CHAR)
+                                                   for _ in range(n_samples)]}
+                     for it in items], root / layout.variant_path(agent, "hypothetical"))
+    variant = {"task": "next_animal", "property": "second_character", "n_items": n_items}
+    params = {**params, "calibration": {**params["calibration"], "variant": variant}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return params
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_paired_variant_mad_equals_an_independent_recomputation(tmp_path, monkeypatch,
+                                                                     seed):
+    params = add_variant(tmp_path, seed, make_study(tmp_path, seed))
+    monkeypatch.chdir(tmp_path)
+    calib = CalibrationConfig.from_params({"n_samples": 6, "temperature": 1.0,
+                                           **params["calibration"]})
+    out = evaluate_study(models=MODELS, test_items=layout.items_path("test"), props=PROPS,
+                         calib=calib, n_boot=20, seed=0, metrics_path=layout.METRICS,
+                         tables_dir=layout.TABLES,
+                         variant_items=layout.items_path("calibration"))
+    reference = recompute(tmp_path)
+    assert reference["a"]["calibration_mad_variant"]["self"] is not None
+    assert compare(reference, out) == []
+    block = out["targets"]["a"]["calibration_mad_variant"]
+    assert block["task"] == "next_animal" and block["self"]["n_items"] <= 8
+    # the pooled MAD is unchanged by the variant beside it
+    plain = evaluate_study(models=MODELS, test_items=layout.items_path("test"), props=PROPS,
+                           calib=calibration(params | {"calibration": {
+                               k: v for k, v in params["calibration"].items()
+                               if k != "variant"}}),
+                           n_boot=20, seed=0, metrics_path=layout.METRICS,
+                           tables_dir=layout.TABLES)
+    assert plain["targets"]["a"]["calibration_mad"] == out["targets"]["a"]["calibration_mad"]
+    assert "calibration_mad_variant" not in plain["targets"]["a"]
+    out["targets"]["b"]["calibration_mad_variant"]["cross"]["a"]["mad"] += 1e-6
+    assert len(compare(reference, out)) == 1

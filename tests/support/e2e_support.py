@@ -102,7 +102,8 @@ def lock_outs(lock: Path) -> dict[str, str]:
 
 
 MODEL_RULES = ["object_answers", "hypothetical_answers", "object_answers_and_samples",
-               "hypothetical_answers_and_samples", "finetune", "finetune_shift"]
+               "hypothetical_answers_and_samples", "hypothetical_answers_held_in", "finetune",
+               "finetune_shift"]
 
 
 def second_study_run(root: Path):
@@ -150,3 +151,16 @@ def second_study_run(root: Path):
     finally:
         cluster.stop()
     return run
+
+
+def tiny_branches(models: list[str]) -> tuple[list[str], list[tuple[str, str, str]], list[str]]:
+    """The optional branches the tiny config turns on (``cross.scaling``,
+    ``tasks.n_held_in_items``): their files, their model jobs and the scaled cross agents."""
+    from inward.study import layout
+
+    params = yaml.safe_load(TINY.read_text())
+    scaling = list((params.get("cross") or {}).get("scaling") or [])
+    held_in = bool(params["tasks"].get("n_held_in_items"))
+    return (layout.branch_files(models, scaling, held_in),
+            layout.branch_model_jobs(models, scaling, held_in),
+            [a.name for a in layout.scaled_cross_agents(models, scaling)])

@@ -115,16 +115,18 @@ def read_prediction(prop: str, raw):
 
 
 class Study:
-    def __init__(self, root: Path, props: list[str]):
+    def __init__(self, root: Path, props: list[str], split: str = "test"):
+        """``split``: test (the held-out tasks) or heldin (the held-in items)."""
         self.root = Path(root)
-        self.items = _read(self.root / "data/items/test.jsonl")
+        self.split = split
+        self.items = _read(self.root / f"data/items/{split}.jsonl")
         # an item of the paper's release is asked the properties its files have
         self.keys = [(it["task"], it["item_id"], p) for it in self.items for p in props
                      if p in it.get("hypothetical", task_properties(it["task"]))]
         self.by_item = {(it["task"], it["item_id"]): it for it in self.items}
 
     def objects(self, agent: str) -> dict:
-        records = _read(self.root / f"results/object/{agent}/test.jsonl")
+        records = _read(self.root / f"results/object/{agent}/{self.split}.jsonl")
         answers = {(a["task"], a["item_id"]): a.get("response") for a in records}
         # a prompt whose mode of n had no mode is dropped: no behaviour to score there
         dropped = {(a["task"], a["item_id"]) for a in records if a.get("dropped")}
@@ -135,7 +137,7 @@ class Study:
     def predictions(self, agent: str) -> dict:
         return {(a["task"], a["item_id"], a["property"]): read_prediction(a["property"],
                                                                          a.get("response"))
-                for a in _read(self.root / f"results/hypothetical/{agent}/test.jsonl")
+                for a in _read(self.root / f"results/hypothetical/{agent}/{self.split}.jsonl")
                 if not a.get("dropped")}
 
     def calibration(self, object_agent: str, hypo_agent: str, n_bins: int, top_k: int):
@@ -158,20 +160,50 @@ class Study:
             for v, c in top:
                 xs.append(c / len(vals))
                 ys.append(hyp.get(v, 0) / len(hypo[(t, i, p)]))
-        if not xs:
-            return None
-        # pandas.qcut(x, q, duplicates="drop"): quantile edges, duplicates dropped, the lowest
-        # edge included, bins closed on the right
-        edges = sorted(set(np.percentile(xs, np.linspace(0, 1, n_bins + 1) * 100).tolist()))
-        bins = defaultdict(list)
-        for x, y in zip(xs, ys, strict=True):
-            b = 0
-            while b + 1 < len(edges) - 1 and x > edges[b + 1]:
-                b += 1
-            bins[b].append((x, y))
-        gaps = [abs(np.mean([x for x, _ in v]) - np.mean([y for _, y in v]))
-                for _, v in sorted(bins.items())]
-        return 100 * float(np.mean(gaps))
+        return binned_mad(xs, ys, n_bins)
+
+    def variant_calibration(self, object_agent: str, hypo_agent: str, prop: str, n_bins: int,
+                            top_k: int):
+        """The calibration variant's MAD: sample i of the target and of the predictor make a
+        pair, dropped whole when the object sample has no value (the official script's
+        ``ask_question`` returns None)."""
+        items = {(it["task"], it["item_id"]): it
+                 for it in _read(self.root / "data/items/calibration.jsonl")}
+        obj = {(s["task"], s["item_id"]): s["samples"] for s in _read(
+            self.root / f"results/calibration/{object_agent}/variant_object.jsonl")}
+        hyp = {(s["task"], s["item_id"]): s["samples"] for s in _read(
+            self.root / f"results/calibration/{hypo_agent}/variant_hypothetical.jsonl")}
+        xs, ys = [], []
+        for key in sorted(items):
+            pairs = [(object_value(prop, key[0], o, items[key].get("target")), h)
+                     for o, h in zip(obj[key], hyp[key], strict=True)]
+            pairs = [(v, h) for v, h in pairs if v is not None]
+            if not pairs:
+                continue
+            counts = Counter(v for v, _ in pairs)
+            said = Counter(read_prediction(prop, h) for _, h in pairs)
+            for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]:
+                xs.append(c / len(pairs))
+                ys.append(said.get(v, 0) / len(pairs))
+        return binned_mad(xs, ys, n_bins)
+
+
+def binned_mad(xs: list[float], ys: list[float], n_bins: int):
+    """100 x mean over equal-frequency bins of x of |mean x - mean y| (None without points)."""
+    if not xs:
+        return None
+    # pandas.qcut(x, q, duplicates="drop"): quantile edges, duplicates dropped, the lowest
+    # edge included, bins closed on the right
+    edges = sorted(set(np.percentile(xs, np.linspace(0, 1, n_bins + 1) * 100).tolist()))
+    bins = defaultdict(list)
+    for x, y in zip(xs, ys, strict=True):
+        b = 0
+        while b + 1 < len(edges) - 1 and x > edges[b + 1]:
+            b += 1
+        bins[b].append((x, y))
+    gaps = [abs(np.mean([x for x, _ in v]) - np.mean([y for _, y in v]))
+            for _, v in sorted(bins.items())]
+    return 100 * float(np.mean(gaps))
 
 
 def _acc(pairs: list[tuple]) -> tuple:
@@ -218,15 +250,19 @@ def shift(study: Study, old: dict, new: dict, preds: dict) -> dict:
 
 
 def recompute(root: Path) -> dict:
-    """{target: {role: numbers}} for the comparable numbers of metrics.json."""
+    """{target: {role: numbers}} for the comparable numbers of metrics.json; with
+    ``cross.scaling`` and ``tasks.n_held_in_items`` in params.yaml, the branches' too."""
     import yaml
 
     params = yaml.safe_load((Path(root) / "params.yaml").read_text())
-    models = list(params["models"])
+    models = [m for m, entry in params["models"].items() if entry.get("under_study", True)]
+    source = (params.get("shift") or {}).get("source")
     calib = params["calibration"]
+    variant = calib.get("variant")
     study = Study(root, params["tasks"]["properties"])
     out = {}
     for m in models:
+        shifted = (source is not None and source != m) or len(models) > 1
         self_truth = study.objects(f"{m}__self")
         res = {"untrained": score(study, study.objects(m), study.predictions(m)),
                "self": score(study, self_truth, study.predictions(f"{m}__self")),
@@ -239,11 +275,108 @@ def recompute(root: Path) -> dict:
                                                calib["n_bins"], calib["top_k"])
                          for m2 in models if m2 != m}}
         res["calibration_mad"] = cal
-        if len(models) > 1:
+        if variant:
+            def vmad(o_agent, h_agent, v=variant):
+                return study.variant_calibration(o_agent, h_agent, v["property"],
+                                                 calib["n_bins"], calib["top_k"])
+            res["calibration_mad_variant"] = {
+                "untrained": vmad(m, m), "self": vmad(f"{m}__self", f"{m}__self"),
+                "cross": {m2: vmad(f"{m}__self", f"{m2}__cross__{m}")
+                          for m2 in models if m2 != m}}
+        if shifted:
             res["shift"] = shift(study, self_truth, study.objects(f"{m}__shift"),
                                  study.predictions(f"{m}__shift"))
-        res["entropy_matched"] = entropy_bars(study, m, models, study.objects(m), self_truth)
+        res["entropy_matched"] = entropy_bars(study, m, models, study.objects(m), self_truth,
+                                              shifted)
+        pred_self = study.predictions(f"{m}__self")
+        res["power"] = {m2: power_pair(self_truth, pred_self,
+                                       study.predictions(f"{m2}__cross__{m}"))
+                        for m2 in models if m2 != m}
+        scaling = (params.get("cross") or {}).get("scaling") or []
+        if scaling:
+            res["cross_scaling"] = cross_scaling(study, m, models, scaling, self_truth, res)
+        if params["tasks"].get("n_held_in_items"):
+            res["held_in"] = held_in(Study(root, params["tasks"]["properties"], "heldin"), m,
+                                     models)
         out[m] = res
+    return out
+
+
+def _lines(path: Path) -> int:
+    return len([line for line in path.read_text().splitlines() if line.strip()])
+
+
+def cross_scaling(study: Study, m: str, models: list[str], scaling: list[float],
+                  self_truth: dict, res: dict) -> dict:
+    """Per cross predictor: each share's accuracy on M1__self's behaviour and its examples
+    (lines of data/sft/cross/M1@share.jsonl), the full cross finetune, and the self line."""
+    out = {}
+    for m2 in models:
+        if m2 == m:
+            continue
+        points = {}
+        for k in scaling:
+            label = f"{k:g}"
+            points[label] = {"share": float(k),
+                             "n_examples": _lines(study.root / f"data/sft/cross/{m}@{label}.jsonl"),
+                             **score(study, self_truth,
+                                     study.predictions(f"{m2}__cross__{m}@{label}"))}
+        full = {"share": 1.0, "n_examples": _lines(study.root / f"data/sft/cross/{m}.jsonl"),
+                **res["cross"][m2]}
+        out[m2] = {"points": points, "full": full,
+                   "self": {k: res["self"][k] for k in ("accuracy", "baseline",
+                                                        "accuracy_compliant",
+                                                        "baseline_compliant")}}
+    return out
+
+
+def held_in(study: Study, m: str, models: list[str]) -> dict:
+    """The held-out roles on the held-in items, with the power of self vs cross."""
+    truth_self = study.objects(f"{m}__self")
+    pred_self = study.predictions(f"{m}__self")
+    cross = {m2: study.predictions(f"{m2}__cross__{m}") for m2 in models if m2 != m}
+    return {"untrained": score(study, study.objects(m), study.predictions(m)),
+            "self": score(study, truth_self, pred_self),
+            "cross": {m2: score(study, truth_self, p) for m2, p in cross.items()},
+            "power": {m2: power_pair(truth_self, pred_self, p) for m2, p in cross.items()}}
+
+
+def power_pair(truth: dict, pred_a: dict, pred_b: dict) -> dict:
+    """Items needed to detect A minus B at 80% power, alpha 0.05 two-sided, per policy:
+    n = ((z_0.975 + z_0.8) * s / D)^2 with D = sum(d_i) / sum(m_i) and
+    s^2 = var(d_i - D m_i) / mean(m)^2 over items i (d_i: hits of A - hits of B)."""
+    import math
+    from statistics import NormalDist
+
+    out = {}
+    for policy in ("keep_all", "compliant"):
+        items: dict = defaultdict(lambda: [0.0, 0])
+        for key, value in truth.items():
+            if value is None or key not in pred_a or key not in pred_b:
+                continue
+            if policy == "compliant" and (pred_a[key] is None or pred_b[key] is None):
+                continue
+            cell = items[(key[0], key[1])]
+            cell[0] += (pred_a[key] == value) - (pred_b[key] == value)
+            cell[1] += 1
+        n = len(items)
+        block = {"n_items": n, "n_tasks": len({t for t, _ in items}), "diff": None,
+                 "item_sd": None, "n_items_needed": None, "n_items_per_task": None}
+        if n:
+            diff = sum(d for d, _ in items.values()) / sum(r for _, r in items.values())
+            block["diff"] = diff
+        if n >= 2:
+            resid = [d - diff * r for d, r in items.values()]
+            mean = sum(resid) / n
+            sd = math.sqrt(sum((x - mean) ** 2 for x in resid) / (n - 1))
+            sd /= sum(r for _, r in items.values()) / n
+            block["item_sd"] = sd
+            z = NormalDist().inv_cdf(0.975) + NormalDist().inv_cdf(0.8)
+            if diff != 0:
+                needed = max(2, math.ceil((z * sd / diff) ** 2))
+                block["n_items_needed"] = needed
+                block["n_items_per_task"] = math.ceil(needed / block["n_tasks"])
+        out[policy] = block
     return out
 
 
@@ -272,7 +405,7 @@ def entropy_matched(first: dict, second: dict) -> dict:
 
 
 def entropy_bars(study: Study, m: str, models: list[str], truth_untrained: dict,
-                 truth_self: dict) -> dict:
+                 truth_self: dict, shifted: bool | None = None) -> dict:
     """The bars of inward's entropy-matched comparisons, written out from their definitions."""
     def bar(truth, preds, compliant=False):
         return {k: (v, preds[k]) for k, v in truth.items()
@@ -281,7 +414,7 @@ def entropy_bars(study: Study, m: str, models: list[str], truth_untrained: dict,
     pred_self = study.predictions(f"{m}__self")
     out = {"self_training": (bar(truth_untrained, study.predictions(m)),
                              bar(truth_self, pred_self))}
-    if len(models) > 1:
+    if shifted if shifted is not None else len(models) > 1:
         new = study.objects(f"{m}__shift")
         pred = study.predictions(f"{m}__shift")
         changed = {k for k in truth_self if truth_self[k] is not None
@@ -315,6 +448,13 @@ def compare(reference: dict, metrics: dict, tol: float = 1e-9) -> list[str]:
         for m2, block in ref["cross"].items():
             for k, v in block.items():
                 same(v, got["cross"][m2][k], f"{m}.cross.{m2}.{k}")
+        if "calibration_mad_variant" in ref:
+            vcal = got["calibration_mad_variant"]
+            for role in ("untrained", "self"):
+                same(ref["calibration_mad_variant"][role], vcal[role]["mad"],
+                     f"{m}.mad_variant.{role}")
+            for m2, v in ref["calibration_mad_variant"]["cross"].items():
+                same(v, vcal["cross"][m2]["mad"], f"{m}.mad_variant.cross.{m2}")
         cal = got["calibration_mad"]
         same(ref["calibration_mad"]["untrained"], cal["untrained"]["mad"], f"{m}.mad.untrained")
         same(ref["calibration_mad"]["self"], cal["self"]["mad"], f"{m}.mad.self")
@@ -323,6 +463,40 @@ def compare(reference: dict, metrics: dict, tol: float = 1e-9) -> list[str]:
         for which in ref.get("shift", {}):
             for k, v in ref["shift"][which].items():
                 same(v, got["shift"][which][k], f"{m}.shift.{which}.{k}")
+        for m2, policies in ref.get("power", {}).items():
+            for policy, numbers in policies.items():
+                for k, v in numbers.items():
+                    same(v, got["power"]["self_vs_cross"][m2][policy][k],
+                         f"{m}.power.{m2}.{policy}.{k}")
+        for m2, entry in ref.get("cross_scaling", {}).items():
+            mine = got["cross_scaling"][m2]
+            if sorted(entry["points"]) != sorted(mine["points"]):
+                problems.append(f"{m}.cross_scaling.{m2}: shares {sorted(entry['points'])} "
+                                f"!= {sorted(mine['points'])}")
+            for label, numbers in entry["points"].items():
+                for k, v in numbers.items():
+                    same(v, mine["points"].get(label, {}).get(k),
+                         f"{m}.cross_scaling.{m2}.{label}.{k}")
+            for part in ("full", "self"):
+                for k, v in entry[part].items():
+                    same(v, mine[part][k], f"{m}.cross_scaling.{m2}.{part}.{k}")
+        if "cross_scaling" in got and "cross_scaling" not in ref:
+            problems.append(f"{m}.cross_scaling: in metrics.json, not in params.yaml")
+        if "held_in" in ref:
+            mine = got["held_in"]
+            for role in ("untrained", "self"):
+                for k, v in ref["held_in"][role].items():
+                    same(v, mine[role][k], f"{m}.held_in.{role}.{k}")
+            for m2, block in ref["held_in"]["cross"].items():
+                for k, v in block.items():
+                    same(v, mine["cross"][m2][k], f"{m}.held_in.cross.{m2}.{k}")
+            for m2, policies in ref["held_in"]["power"].items():
+                for policy, numbers in policies.items():
+                    for k, v in numbers.items():
+                        same(v, mine["power"]["self_vs_cross"][m2][policy][k],
+                             f"{m}.held_in.power.{m2}.{policy}.{k}")
+        elif "held_in" in got:
+            problems.append(f"{m}.held_in: in metrics.json, not in params.yaml")
         for name, bars in ref.get("entropy_matched", {}).items():
             node = got["entropy_matched"]
             for part in name.split(":"):

@@ -10,9 +10,20 @@ from inward.config.types import plain
 # the typed form; rule params stay JSON-able (a step types them again, in run_step).
 PARAMS = check_config(config, "params.yaml")
 
-MODELS = list(PARAMS.models)
+MODELS = list(PARAMS.under_study)  # compared; a model with under_study: false only answers
 SEED = PARAMS.seed
 PROPS = list(PARAMS.tasks.properties)
+# the optional branches (workflow/rules/branches.smk), both off by default: cross-data scaling
+# and held-in items
+SCALING = list(PARAMS.cross.scaling)
+HELD_IN_ON = PARAMS.tasks.n_held_in_items > 0
+# where the behaviour shift's answers come from (shift:), and whether the calibration variant
+# runs (calibration.variant): the paper's protocols, beside inward's laptop ones
+SHIFT = layout.ShiftPlan(PARAMS.shift.source, "shift" if PARAMS.shift.on_new_prompts else "train")
+VARIANT = PARAMS.calibration.variant
+# the sampled answers' settings, without the variant's: a variant added or changed must not
+# rerun the held-out sample jobs
+POOLED_CALIB = {k: v for k, v in config["calibration"].items() if k != "variant"}
 
 
 def MODEL_THREADS(wildcards):
@@ -37,9 +48,11 @@ AGENT_GROUP = "agent_{agent}"
 
 
 wildcard_constraints:
-    agent=r"[A-Za-z0-9][A-Za-z0-9._-]*",
+    agent=r"[A-Za-z0-9][A-Za-z0-9._-]*(@[0-9][0-9.e-]*)?",
     model=r"[A-Za-z0-9][A-Za-z0-9.-]*(_[A-Za-z0-9.-]+)*",
-    split=r"train|test",
+    split=r"train|test|shift|heldin",
+    extra=r"shift|calibration",
+    level=r"object|hypothetical",
 
 
 def model_of(wc):
@@ -101,8 +114,24 @@ def split_file_inputs(wc):
 
 
 def shift_source_answers(wc):
-    """Training-task answers of the model whose behaviour the shift finetune imitates."""
-    return layout.object_path(layout.shift_source(MODELS, wc.model), "train")
+    """Answers of the model whose behaviour the shift finetune imitates: to the training
+    items, or to the shift's own items (shift.tasks)."""
+    return layout.object_path(layout.shift_source(MODELS, wc.model, SHIFT), SHIFT.split)
+
+
+def extra_counts(wc):
+    """Prompts per task of the shift or calibration items, and those other splits take first."""
+    counts, offsets = PARAMS.extra_split(wc.extra)
+    return {"counts": counts, "offsets": offsets}
+
+
+def extra_files(wc):
+    """Task files of the tasks of the shift or calibration items (task name -> source)."""
+    return task_files.split_sources(PARAMS.tasks.files, list(PARAMS.extra_split(wc.extra)[0]))
+
+
+def extra_file_inputs(wc):
+    return task_files.split_inputs(PARAMS.tasks.files, list(PARAMS.extra_split(wc.extra)[0]))
 
 
 def self_adapter_of(wc):
@@ -112,26 +141,55 @@ def self_adapter_of(wc):
 def study_outputs():
     """Every file and folder of the complete study; DVC's outs hold exactly these, so a
     missing one is rebuilt by a plain `snakemake`."""
-    return layout.study_files(MODELS)
+    return layout.study_files(MODELS, SHIFT, VARIANT is not None) + layout.branch_files(
+        MODELS, SCALING, HELD_IN_ON
+    )
+
+
+def branch_outputs(wc=None):
+    """What the optional branches' model jobs write (answers and adapters)."""
+    scaled = [a.name for a in layout.scaled_cross_agents(MODELS, SCALING)]
+    held_in = layout.held_in_files(MODELS)[1:] if HELD_IN_ON else []  # not the items
+    return [p for a in scaled for p in (layout.hypo_path(a), layout.adapter_dir(a))] + held_in
+
+
+def branch_evaluation_inputs(wc):
+    """What evaluate reads for the optional branches: the scaled cross agents' answers and
+    examples (the training-set sizes), and every answer to the held-in items."""
+    scaled = [a.name for a in layout.scaled_cross_agents(MODELS, SCALING)]
+    held_in = layout.held_in_files(MODELS)[1:] if HELD_IN_ON else []
+    examples = layout.scaled_sft_files(MODELS, SCALING) + (
+        [layout.sft_path("cross", m) for m in MODELS] if SCALING else []
+    )
+    return [layout.hypo_path(a) for a in scaled] + examples + held_in
+
+
+def held_in_items_input(wc):
+    """The held-in items file as one path (a list would reach the step as a list), [] off."""
+    return layout.items_path(layout.HELD_IN) if HELD_IN_ON else []
 
 
 def model_outputs(wc=None):
     """What every model job of the study writes (answers, distributions, adapters)."""
     objects, hypos = layout.calibration_agents(MODELS)
     return (
-        [layout.object_path(a, s) for a, s in layout.object_needs(MODELS)]
-        + [layout.hypo_path(a) for a in layout.hypothetical_agents(MODELS)]
+        [layout.object_path(a, s) for a, s in layout.object_needs(MODELS, SHIFT)]
+        + [layout.hypo_path(a) for a in layout.hypothetical_agents(MODELS, SHIFT)]
         + [layout.object_dist_path(a) for a in objects]
         + [layout.hypo_dist_path(a) for a in hypos]
-        + [layout.adapter_dir(a.name) for a in layout.finetuned_agents(MODELS)]
+        + (layout.variant_files(MODELS) if VARIANT else [])
+        + [layout.adapter_dir(a.name) for a in layout.finetuned_agents(MODELS, SHIFT)]
+        + branch_outputs()
     )
 
 
 def evaluation_inputs(wc):
     objects, hypos = layout.calibration_agents(MODELS)
     return (
-        [layout.object_path(a, s) for a, s in layout.object_needs(MODELS) if s == "test"]
-        + [layout.hypo_path(a) for a in layout.hypothetical_agents(MODELS)]
+        [layout.object_path(a, s) for a, s in layout.object_needs(MODELS, SHIFT) if s == "test"]
+        + [layout.hypo_path(a) for a in layout.hypothetical_agents(MODELS, SHIFT)]
         + [layout.object_dist_path(a) for a in objects]
         + [layout.hypo_dist_path(a) for a in hypos]
+        + (layout.variant_files(MODELS) if VARIANT else [])
+        + branch_evaluation_inputs(wc)
     )

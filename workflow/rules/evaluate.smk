@@ -6,6 +6,8 @@ rule evaluate:
     input:
         test_items=layout.items_path("test"),
         answers=evaluation_inputs,
+        held_in_items=held_in_items_input,
+        variant_items=layout.items_path("calibration") if VARIANT else [],
     output:
         metrics=report(layout.METRICS, caption="../report/metrics.rst", category="Metrics"),
         headline=layout.HEADLINE,
@@ -19,9 +21,11 @@ rule evaluate:
         models=MODELS,
         props=PROPS,
         calib=config["calibration"],
+        shift_source=PARAMS.shift.source,
         n_boot=PARAMS.metrics.n_boot,
         rule_set=PARAMS.metrics.rules,
         seed=SEED,
+        scaling=SCALING,
     log:
         "logs/evaluate.log",
     threads: 1
@@ -80,7 +84,8 @@ rule benchmarks:
             layout.BENCHMARKS, caption="../report/benchmarks.rst", category="Benchmarks"
         ),
     params:
-        jobs=[list(job) for job in layout.model_jobs(MODELS)],
+        jobs=[list(job) for job in layout.model_jobs(MODELS, SHIFT, VARIANT is not None)]
+        + [list(job) for job in layout.branch_model_jobs(MODELS, SCALING, HELD_IN_ON)],
     log:
         "logs/benchmarks.log",
     threads: 1

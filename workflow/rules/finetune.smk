@@ -73,13 +73,15 @@ rule replay_data:
 rule shift_data:
     # Object-level answers of another model: finetuning on them shifts the behaviour. Questions
     # about quoted texts keep the hypothetical answer formats (see sft.format_anchor_examples).
+    # The source answers the training items, or new prompts of shift.tasks (the paper's).
     input:
-        item_file=layout.items_path("train"),
+        item_file=layout.items_path(SHIFT.split),
         answers=shift_source_answers,
     output:
         data=layout.SFT.replace("{kind}", "shift"),
     params:
-        cap=PARAMS.sft.shift_per_task,
+        cap=(max(PARAMS.shift.per_task().values()) if PARAMS.shift.on_new_prompts
+             else PARAMS.sft.shift_per_task),
         anchors_per_property=PARAMS.sft.shift_anchors,
         props=PROPS,
         rule_set=PARAMS.metrics.rules,
@@ -178,9 +180,11 @@ rule finetune_shift:
 rule loss_curves:
     # Training and validation loss of every local finetune, for `dvc plots` and a figure.
     input:
-        adapters=[layout.adapter_dir(a.name) for a in layout.finetuned_agents(MODELS)],
+        adapters=[layout.adapter_dir(a.name) for a in layout.finetuned_agents(MODELS, SHIFT)]
+        + [layout.adapter_dir(a.name) for a in layout.scaled_cross_agents(MODELS, SCALING)],
     output:
-        curves=[layout.loss_curve_path(a.name) for a in layout.finetuned_agents(MODELS)],
+        curves=[layout.loss_curve_path(a.name) for a in layout.finetuned_agents(MODELS, SHIFT)]
+        + [layout.loss_curve_path(a.name) for a in layout.scaled_cross_agents(MODELS, SCALING)],
         figure=report(
             layout.LOSS_FIGURE, caption="../report/loss_curves.rst", category="Finetuning"
         ),

@@ -6,6 +6,8 @@ rule items:
         task_files=split_file_inputs,
     output:
         item_file=layout.ITEMS,
+    wildcard_constraints:
+        split=r"train|test",
     params:
         split="{split}",
         task_names=split_tasks,
@@ -20,6 +22,29 @@ rule items:
         runtime=LIGHT["runtime"],
     script:
         "../scripts/build_items.py"
+
+
+rule extra_items:
+    # New prompts for the shift's source (shift.tasks) or the calibration variant
+    # (calibration.variant), after those the study's other splits take.
+    input:
+        task_files=extra_file_inputs,
+    output:
+        item_file="data/items/{extra}.jsonl",
+    params:
+        split="{extra}",
+        counts=lambda wc: extra_counts(wc)["counts"],
+        offsets=lambda wc: extra_counts(wc)["offsets"],
+        files=extra_files,
+        seed=SEED,
+    log:
+        "logs/items_{extra}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=LIGHT["runtime"],
+    script:
+        "../scripts/build_extra_items.py"
 
 
 rule object_answers:
@@ -93,7 +118,7 @@ rule object_answers_and_samples:
     params:
         model_cfg=model_of,
         gen=config["generation"],
-        calib=config["calibration"],
+        calib=POOLED_CALIB,
         seed=SEED,
     log:
         "logs/object/{agent}_test.log",
@@ -123,7 +148,7 @@ rule hypothetical_answers_and_samples:
     params:
         model_cfg=model_of,
         gen=config["generation"],
-        calib=config["calibration"],
+        calib=POOLED_CALIB,
         props=PROPS,
         seed=SEED,
     log:
@@ -140,3 +165,34 @@ rule hypothetical_answers_and_samples:
         AGENT_GROUP
     script:
         "../scripts/hypothetical_answers_and_samples.py"
+
+
+rule variant_samples:
+    # The calibration variant (calibration.variant): sampled answers of a target (object) or a
+    # predictor (hypothetical) to the variant's own prompts; sample i of both makes pair i.
+    input:
+        item_file=layout.items_path("calibration"),
+        adapter=adapter_of,
+    output:
+        samples=layout.VARIANT,
+    params:
+        level="{level}",
+        model_cfg=model_of,
+        gen=config["generation"],
+        calib=POOLED_CALIB,
+        prop=VARIANT.property if VARIANT else None,
+        seed=SEED,
+    log:
+        "logs/variant/{agent}_{level}.log",
+    benchmark:
+        layout.BENCH_VARIANT
+    priority: 10
+    threads: MODEL_THREADS
+    resources:
+        mem_mb=MODEL_MEM_MB,
+        runtime=MODEL_RUNTIME,
+        gpu=gpu_of,
+    group:
+        AGENT_GROUP
+    script:
+        "../scripts/variant_samples.py"

@@ -2,9 +2,11 @@
 
 A backend answers chats for one model and finetunes it. ``BACKENDS`` maps the ``backend`` of a
 model config (:class:`inward.config.types.ModelConfig`) to its class: ``local`` (a torch model,
-LoRA finetunes; :mod:`inward.backends.local`) and ``openai`` (an OpenAI-compatible API, hosted
-finetunes; :mod:`inward.backends.hosted`). :func:`load_backend` and :func:`finetune` look the
-class up; each class is built from the model config and has its own ``finetune``.
+LoRA finetunes; :mod:`inward.backends.local`), ``openai`` (an OpenAI-compatible API, hosted
+finetunes; :mod:`inward.backends.hosted`) and ``served`` (answers from a server of one's own such
+as vLLM, local LoRA finetunes loaded into it; :mod:`inward.backends.served`).
+:func:`load_backend` and :func:`finetune` look the class up; each class is built from the model
+config and has its own ``finetune``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ def _openai() -> type:
     return OpenAIBackend
 
 
+def _served() -> type:
+    from inward.backends.served import ServedBackend
+
+    return ServedBackend
+
+
 class _Lazy(Mapping[str, type]):
     """Name -> class, each class's module imported when it is first looked up: steps that only
     move data import ``inward.backends`` and must not pay for torch or the openai client."""
@@ -78,7 +86,7 @@ class _Lazy(Mapping[str, type]):
         return len(self._loaders)
 
 
-BACKENDS: Mapping[str, type] = _Lazy(local=_local, openai=_openai)
+BACKENDS: Mapping[str, type] = _Lazy(local=_local, openai=_openai, served=_served)
 """Backend classes by name: ``cls(cfg, adapter=None, threads=None)`` is a :class:`Backend`;
 ``cls.finetune(cfg, train_jsonl, out_dir, hparams, ...)`` finetunes the model."""
 
@@ -91,7 +99,7 @@ def _backend_class(cfg: ModelConfig) -> type:
 
 def load_backend(cfg: ModelConfig, adapter: str | Path | None = None,
                  threads: int | None = None) -> Backend:
-    """A ready backend for ``cfg``; ``adapter`` is a LoRA directory (local) or a
+    """A ready backend for ``cfg``; ``adapter`` is a LoRA directory (local, served) or a
     ``finetuned_model.json`` directory (openai)."""
     return _backend_class(cfg)(cfg, adapter=adapter, threads=threads)
 

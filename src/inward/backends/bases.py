@@ -115,16 +115,22 @@ def _build_tables(tok, model, device) -> TokenTables:
                        group.to(device), list(groups), n_groups, stop_ids)
 
 
-def get_base(source: str, device=None, dtype=None) -> Base:
-    """The process-level cached base model (loaded once per source/device/dtype)."""
+def get_base(source: str, device=None, dtype=None, device_map: str | None = None) -> Base:
+    """The process-level cached base model (loaded once per source/device/dtype/device_map)."""
     dev = select_device(device)
     dt = resolve_dtype(dtype, dev)
-    key = (source, str(dev), dt)
+    key = (source, str(dev), dt, device_map)
     if key not in BASES:
-        model, tok = embedded.load_model(source, device=dev, dtype=dt)
+        model, tok = embedded.load_model(source, device=dev, dtype=dt, device_map=device_map)
         BASES[key] = Base(model, tok, _cached_tables(source, tok, model, dev),
                           embedded.chat_format(source, tok))
     return BASES[key]
+
+
+def drop_base(source: str, device=None, dtype=None, device_map: str | None = None) -> None:
+    """Forget a cached base (one that is about to be changed in place, e.g. trained)."""
+    dev = select_device(device)
+    BASES.pop((source, str(dev), resolve_dtype(dtype, dev), device_map), None)
 
 
 def clear_cache() -> None:

@@ -61,11 +61,12 @@ class FinetuneError(OpenAIBackendError):
 # client construction and retries
 
 
-def resolve_endpoint(cfg: ModelConfig) -> tuple[str, str]:
-    """(api_key, base_url) from the environment; raises before any request."""
+def resolve_endpoint(cfg: ModelConfig, key_required: bool = True) -> tuple[str, str]:
+    """(api_key, base_url) from the environment; raises before any request. A server of one's
+    own (vLLM) may want no key: without ``key_required`` an unset variable sends ``EMPTY``."""
     key_env = cfg.api_key_env
     base_url = os.environ.get(cfg.base_url_env) or cfg.base_url or DEFAULT_BASE_URL
-    key = os.environ.get(key_env)
+    key = os.environ.get(key_env) or (None if key_required else "EMPTY")
     if not key:
         raise MissingAPIKeyError(
             f"model {cfg.model!r}: the API key environment variable {key_env!r} is "
@@ -75,11 +76,11 @@ def resolve_endpoint(cfg: ModelConfig) -> tuple[str, str]:
     return key, base_url.rstrip("/")
 
 
-def make_client(cfg: ModelConfig):
+def make_client(cfg: ModelConfig, key_required: bool = True):
     """An openai client for ``cfg``'s endpoint (retries are :class:`Retrier`'s), and its URL."""
     import openai
 
-    key, base_url = resolve_endpoint(cfg)
+    key, base_url = resolve_endpoint(cfg, key_required)
     client = openai.OpenAI(api_key=key, base_url=base_url, max_retries=0,
                            timeout=float(cfg.timeout))
     return client, base_url
@@ -282,14 +283,18 @@ class RequestSettings:
 class OpenAIBackend:
     """Backend protocol over an OpenAI-compatible chat completions endpoint."""
 
+    key_required = True
+    """Whether the API key variable must be set (a subclass for keyless servers says no)."""
+
     def __init__(self, cfg: ModelConfig, adapter: str | Path | None = None,
                  threads: int | None = None, *, sleep: Callable[[float], None] = time.sleep):
         if not cfg.model:
-            raise ValueError("openai model config needs a 'model' (the hosted model id)")
+            raise ValueError(f"{cfg.backend} model config needs a 'model' (the served model id)")
         self.cfg = cfg
-        self.model = _read_finetuned_id(adapter) if adapter else cfg.model
+        self.sleep = sleep
+        self.client, self.base_url = make_client(cfg, self.key_required)
+        self.model = self.model_for(adapter) if adapter else cfg.model
         self.name = cfg.name or self.model
-        self.client, self.base_url = make_client(cfg)
         self.concurrency = max(1, cfg.concurrency)
         self.mode_of_n = max(1, cfg.mode_of_n)
         # newer hosted models want max_completion_tokens instead of max_tokens
@@ -297,6 +302,10 @@ class OpenAIBackend:
         self.acct = Accountant(cfg, self.model)
         self.retry = Retrier(cfg, self.model, self.base_url, sleep=sleep, accountant=self.acct)
         self.cache = open_cache(cfg) if cfg.cache else None
+
+    def model_for(self, adapter: str | Path) -> str:
+        """The model id that answers for ``adapter``: the finetuned model a hosted job made."""
+        return _read_finetuned_id(adapter)
 
     @staticmethod
     def finetune(cfg: ModelConfig, train_jsonl, out_dir, hparams: LoraHparams,

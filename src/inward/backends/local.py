@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from inward.backends.bases import get_base
+from inward.backends.bases import drop_base, get_base
 from inward.backends.lora import finetune_lora
 from inward.backends.prefixes import common_prefix, left_pad, prefix_groups
 from inward.config.types import LoraHparams, ModelConfig
@@ -31,11 +31,13 @@ from inward.models import embedded
 from inward.models.device import resolve_dtype, select_device, set_threads
 
 
-def attach_adapter(model: torch.nn.Module, adapter: str | Path) -> torch.nn.Module:
-    """A copy of ``model`` with the peft LoRA adapter in ``adapter`` merged into its weights."""
+def attach_adapter(model: torch.nn.Module, adapter: str | Path,
+                   in_place: bool = False) -> torch.nn.Module:
+    """A copy of ``model`` (``model`` itself when ``in_place``: a big model spread over GPUs)
+    with the peft LoRA adapter in ``adapter`` merged into its weights."""
     from peft import PeftModel
 
-    m = copy.deepcopy(model)
+    m = model if in_place else copy.deepcopy(model)
     m = PeftModel.from_pretrained(m, str(adapter), is_trainable=False)
     m = m.merge_and_unload()
     m.eval()
@@ -87,14 +89,17 @@ class LocalBackend:
         self.device = select_device(cfg.device)
         self.dtype = resolve_dtype(cfg.dtype, self.device)
         self.batch_size = cfg.batch_size
-        base = get_base(self.source, self.device, self.dtype)
+        base = get_base(self.source, self.device, self.dtype, device_map=cfg.device_map)
         self.tokenizer = base.tokenizer
         self.tokenizer_lock = base.tokenizer_lock
         self.tables = base.tables
         self._stops = set(base.tables.stop_ids)
         self.fmt = cfg.chat_format or base.fmt
         self.adapter = str(adapter) if adapter else None
-        self.model = attach_adapter(base.model, adapter) if adapter else base.model
+        if adapter and cfg.device_map:  # merged in place: no second copy of a big model
+            drop_base(self.source, self.device, self.dtype, cfg.device_map)
+        self.model = (attach_adapter(base.model, adapter, in_place=bool(cfg.device_map))
+                      if adapter else base.model)
         self.name = cfg.name or self.source
         self.params = sum(p.numel() for p in self.model.parameters())
         self.last_generated_tokens = 0  # tokens decoded by the last generate() call
@@ -108,7 +113,8 @@ class LocalBackend:
         (training and validation loss) when ``val_jsonl`` is given."""
         return finetune_lora(_source(cfg), train_jsonl, out_dir, hparams,
                              init_adapter=init_adapter, seed=seed, threads=threads,
-                             device=cfg.device, dtype=cfg.dtype, val_jsonl=val_jsonl)
+                             device=cfg.device, dtype=cfg.dtype, val_jsonl=val_jsonl,
+                             device_map=cfg.device_map)
 
     # --- helpers -------------------------------------------------------------------------
     def format(self, chat: list[dict]) -> str:

@@ -33,11 +33,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from inward.backends.bases import get_base
+from inward.backends.bases import drop_base, get_base
 from inward.backends.prefixes import common_prefix, left_pad, prefix_groups
 from inward.config.types import LoraHparams
 from inward.models import embedded
 from inward.models.device import resolve_dtype, select_device, set_threads
+from inward.records.progress import Progress
 
 
 def read_chat_jsonl(path) -> list[list[dict]]:
@@ -171,7 +172,9 @@ def batch_loss_sum(model, batch: list[tuple], pad_id: int,
     if not (hasattr(lm, "model") and hasattr(lm, "lm_head")):
         return _padded_loss_sum(model, batch, pad_id, device, weighted)
     seqs = [ex[0] for ex in batch]
-    groups = prefix_groups(seqs)
+    # a checkpointed layer drops its KV cache while training: no prefix is shared then
+    checkpointing = lm.training and getattr(lm, "is_gradient_checkpointing", False)
+    groups = [[i] for i in range(len(seqs))] if checkpointing else prefix_groups(seqs)
     lens = _shared_lengths(batch, groups)
     total, count = None, 0
     for part in _length_passes(groups, lens, seqs):
@@ -380,18 +383,24 @@ def write_loss_log(path: Path, log: list[tuple], curve: list[tuple]) -> None:
 
 def finetune_lora(source: str, train_jsonl, out_dir, hparams: LoraHparams,
                   init_adapter=None, seed: int = 0, threads: int | None = None,
-                  device=None, dtype=None, progress: bool = True, val_jsonl=None) -> dict:
+                  device=None, dtype=None, progress: bool = True, val_jsonl=None,
+                  device_map: str | None = None) -> dict:
     """LoRA-finetune ``source`` on ``train_jsonl``; writes the adapter and train_log.csv to
     ``out_dir`` (and loss_curve.csv when ``val_jsonl`` is given) and returns a summary (steps,
-    final_loss, val_loss, tokens, label_tokens, seconds, ...)."""
+    final_loss, val_loss, tokens, label_tokens, seconds, dtype, lora_dtype, ...).
+
+    The base stays in ``dtype`` (float32 on CPU, bfloat16 on CUDA by default) and frozen; the
+    LoRA weights, their gradients and the optimiser state are float32 whatever it is (peft's
+    ``autocast_adapter_dtype``; its layers cast their input to the LoRA weights' dtype and the
+    sum back to the base's). ``device_map`` spreads a big base over the GPUs; such a base is
+    trained in place instead of copied, after it is dropped from the process's cache."""
     from peft import LoraConfig, PeftModel, get_peft_model
 
     set_threads(threads)
     dev = select_device(device)
-    # train with fp32 master weights on CPU; bf16 base on CUDA (adapter weights stay fp32)
     dt = resolve_dtype(dtype, dev)
     t0 = time.time()
-    base = get_base(source, dev, dt)
+    base = get_base(source, dev, dt, device_map=device_map)
     tok, fmt = base.tokenizer, base.fmt
     chats = read_chat_jsonl(train_jsonl)
     examples = [encode_weighted(tok, c, fmt, hparams.max_length) for c in chats]
@@ -401,9 +410,17 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: LoraHparams,
     val_chats = read_chat_jsonl(val_jsonl) if val_jsonl else []
 
     torch.manual_seed(seed)
-    model = copy.deepcopy(base.model)  # the cached base stays untouched
+    if device_map:  # a second copy of a model spread over GPUs would not fit
+        drop_base(source, dev, dt, device_map)
+        model = base.model
+    else:
+        model = copy.deepcopy(base.model)  # the cached base stays untouched
+    if hparams.gradient_checkpointing:
+        # non-reentrant: gradients reach the LoRA weights although the inputs need none
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if init_adapter:
-        model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+        model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True,
+                                          autocast_adapter_dtype=True)
     else:
         targets = hparams.target_modules
         if isinstance(targets, str):  # "q_proj,v_proj" is accepted too
@@ -415,7 +432,7 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: LoraHparams,
                          layers_to_transform=None if k == n_layers else
                          list(range(n_layers - k, n_layers)),
                          bias="none", task_type="CAUSAL_LM")
-        model = get_peft_model(model, peft_cfg)
+        model = get_peft_model(model, peft_cfg, autocast_adapter_dtype=True)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
 
@@ -431,11 +448,9 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: LoraHparams,
     gen = torch.Generator().manual_seed(seed)
     pad = tok.pad_token_id or 0
 
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=f"LoRA {source}", unit="step")
+    # steps done, rate and time left, in the log and on the terminal (records.progress)
+    meter = Progress(f"{out_dir} (LoRA)", total, "steps", every_line_to_log=False) \
+        if progress else None
     log: list[tuple] = []
     curve: list[tuple] = []
     evals = _evaluation_steps(total, int(hparams.evaluations)) if val_chats else set()
@@ -476,11 +491,8 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: LoraHparams,
             log.append((step, at_epoch, f"{loss_val:.6f}", f"{cur_lr:.6e}"))
             since.append(loss_val)
             evaluate(step)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss_val:.4f}")
-    if bar is not None:
-        bar.close()
+            if meter is not None:
+                meter.update(step, note=f"loss {loss_val:.4f}")
 
     out = Path(out_dir)
     model.eval()
@@ -493,4 +505,7 @@ def finetune_lora(source: str, train_jsonl, out_dir, hparams: LoraHparams,
         "val_examples": len(val_chats), "tokens": tokens, "label_tokens": label_tokens,
         "seconds": round(seconds, 2), "tokens_per_second": round(tokens / max(seconds, 1e-9), 1),
         "init_adapter": str(init_adapter) if init_adapter else None,
+        "dtype": str(dt).removeprefix("torch."),
+        "lora_dtype": str(params[0].dtype).removeprefix("torch."),
+        "gradient_checkpointing": bool(hparams.gradient_checkpointing),
     }

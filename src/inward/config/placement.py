@@ -20,10 +20,27 @@ def gpu_problems(name: str, model: ModelConfig) -> list[str]:
     if not model.gpus:
         return []
     key = f"models.{name}.gpus"
-    if not model.is_local:
+    if not model.trains_locally:
         return [(f"{key}: {model.gpus} asked of a hosted model ({model.backend!r} backend); "
-                "only local models run on GPUs: remove the key or set it to 0")]
+                "only local and served models (whose finetunes run here) use GPUs: remove the "
+                "key or set it to 0")]
     if model.device in ("cpu", "mps"):
         return [(f"{key}: {model.gpus} asked but models.{name}.device is {model.device!r}; "
                  "allowed with gpus > 0: auto, cuda, cuda:N")]
+    return []
+
+
+def device_map_problems(name: str, model: ModelConfig) -> list[str]:
+    """A ``device_map`` that has no weights to place here, or that contradicts ``device``."""
+    if not model.device_map:
+        return []
+    key = f"models.{name}.device_map"
+    if not model.trains_locally:
+        return [f"{key}: {model.device_map!r} set on a hosted model ({model.backend!r} "
+                "backend), whose weights are not loaded here; allowed on local and served "
+                "models only"]
+    if model.device in ("cpu", "mps"):
+        return [f"{key}: {model.device_map!r} spreads layers over GPUs but models.{name}.device "
+                f"is {model.device!r}; allowed with device_map: device auto, cuda or cuda:N "
+                "(or remove device_map)"]
     return []

@@ -87,6 +87,8 @@ class LoraHparams:
     """Validation-loss measurements, spread from before the first step to after the last."""
     lora_layers: float = 1.0
     """Share of the layers, from the top, that get adapters (0.5 saves a quarter of a step)."""
+    gradient_checkpointing: bool = False
+    """Local: recompute each layer's activations in the backward pass (8B+ models on a GPU)."""
     written: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """The keys as written in params.yaml (hashed into a hosted finetune's job key)."""
 
@@ -111,13 +113,16 @@ class ModelConfig:
     batch_size: int = 64
     """Local: prompts per forward pass."""
     source: str | None = None
-    """Local: ``embedded:<name>``, a model directory or a hub id."""
+    """Local and served (its finetunes): ``embedded:<name>``, a model directory or a hub id."""
     device: str | None = None
     """Local: auto (None), cpu, mps, cuda or cuda:N."""
     gpus: int = 0
-    """GPUs each job of this model asks the scheduler for (local models only)."""
+    """GPUs each job of this model asks the scheduler for (local and served models)."""
     dtype: str | None = None
     """Local: float32, bfloat16, float16 or auto (None: bf16 on CUDA, else float32)."""
+    device_map: str | None = None
+    """Local and served: accelerate's layer placement over GPUs (auto, balanced, ...; None:
+    the whole model on ``device``)."""
     chat_format: str | None = None
     """Local: the prompt layout (None: the model's own, from its registry entry)."""
     shift_finetune: Mapping[str, Any] = field(default_factory=dict)
@@ -125,7 +130,7 @@ class ModelConfig:
     replay_weight: float | None = None
     """This model's own ``sft.replay_weight`` (None: the study's)."""
     model: str | None = None
-    """Hosted: the provider's model id."""
+    """Hosted and served: the model id the server answers to."""
     base_url: str | None = None
     """Hosted: the API's base URL when ``base_url_env`` is not set."""
     base_url_env: str = "OPENAI_BASE_URL"
@@ -160,6 +165,8 @@ class ModelConfig:
     """Hosted: USD per 1,000 prompt tokens, for the usage records."""
     price_per_1k_output: float = 0.0
     """Hosted: USD per 1,000 answer tokens, for the usage records."""
+    under_study: bool = True
+    """False: the model is not compared (no finetunes); it only answers, as ``shift.source``."""
     written: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """The entry as written in params.yaml (hashed into resume keys)."""
 
@@ -181,9 +188,15 @@ class ModelConfig:
         return self.backend == "local"
 
     @property
+    def trains_locally(self) -> bool:
+        """Whether its finetunes run here on ``source`` (local and served models)."""
+        return self.backend in ("local", "served")
+
+    @property
     def gpu_request(self) -> int:
-        """GPUs one job of this model asks for: hosted models compute elsewhere."""
-        return self.gpus if self.is_local else 0
+        """GPUs one job of this model asks for: hosted models compute elsewhere; a served
+        model's finetunes run here."""
+        return self.gpus if self.trains_locally else 0
 
 
 @dataclass(frozen=True)
@@ -204,6 +217,9 @@ class TasksConfig(_Section):
     """Tasks from files: name -> path, or {path, format} (jsonl, paper, auto)."""
     max_prompt_chars: int = DEFAULT_MAX_PROMPT_CHARS
     """Longest prompt a task file may hold; a longer one is refused before any run."""
+    n_held_in_items: int = 0
+    """Held-in items per built-in training task: new prompts of a trained task, scored apart
+    from the held-out tasks (0: none)."""
 
     def split(self, split: str) -> tuple[str, ...]:
         """The tasks of ``train`` or ``test``."""
@@ -256,7 +272,21 @@ class FinetuneConfig:
 
 
 @dataclass(frozen=True)
-class CalibrationConfig(_Section):
+class CalibrationVariant(_Section):
+    """``calibration.variant``: the paper's calibration protocol
+    (``side_experiments/19_sep_calibration_main_fig.py``): one prompt variant and one property,
+    its own items, and each sample an object call paired with a hypothetical call."""
+
+    task: str = "next_animal"
+    """The task whose prompts are asked (the paper: the next single animal)."""
+    property: str = "second_character"
+    """The one property asked about (the paper: the second character)."""
+    n_items: int = 500
+    """Prompts of the task, none of them used elsewhere in the study (the paper: 500)."""
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
     """``calibration:``: the sampled distributions behind the calibration MAD."""
 
     n_samples: int
@@ -267,6 +297,43 @@ class CalibrationConfig(_Section):
     """Object-level behaviours per prompt pooled into the MAD."""
     n_bins: int
     """Equal-frequency bins on the object-level probability."""
+    variant: CalibrationVariant | None = None
+    """The paper's paired single-variant protocol beside the pooled MAD (None: off)."""
+
+    @classmethod
+    def from_params(cls, raw: Raw) -> CalibrationConfig:
+        variant = raw.get("variant")
+        rest = {k: v for k, v in raw.items() if k != "variant"}
+        return _build(cls, rest, variant=(CalibrationVariant.from_params(variant)
+                                          if variant is not None else None))
+
+
+@dataclass(frozen=True)
+class ShiftConfig(_Section):
+    """``shift:``: whose behaviour the behaviour-shift finetune imitates, and on which prompts.
+    The defaults are inward's laptop protocol; the paper's (``shift.source`` an outside model,
+    ``shift.tasks`` the held-out task kinds, 1,000 answers) is a matter of values."""
+
+    source: str | None = None
+    """The model (a key of ``models:``) whose object-level answers M1__self is continued on.
+    None: the next model under study, cyclically. The source itself, when under study, is
+    shifted to the next model, as without a source."""
+    tasks: tuple[str, ...] = ()
+    """Tasks whose new prompts (none used elsewhere in the study) the source answers. Empty:
+    the training items, ``sft.shift_per_task`` answers per training task."""
+    n_answers: int = 1000
+    """With ``tasks``: the source's answers in all, dealt evenly over the tasks."""
+
+    @property
+    def on_new_prompts(self) -> bool:
+        """Whether the source answers prompts of their own (the ``shift`` items)."""
+        return bool(self.tasks)
+
+    def per_task(self) -> dict[str, int]:
+        """Prompts per shift task: ``n_answers`` dealt evenly, the first tasks one more."""
+        k = len(self.tasks)
+        return {t: self.n_answers // k + (1 if i < self.n_answers % k else 0)
+                for i, t in enumerate(self.tasks)} if k else {}
 
 
 @dataclass(frozen=True)
@@ -277,6 +344,15 @@ class MetricsConfig(_Section):
     """Item-level bootstrap resamples of every CI."""
     rules: str = "paper"
     """Rule set reading every answer: paper (the official rules) or lenient."""
+
+
+@dataclass(frozen=True)
+class CrossConfig(_Section):
+    """``cross:``: extra cross-prediction finetunes (the data-scaling branch)."""
+
+    scaling: tuple[float, ...] = ()
+    """Shares (0 < k < 1) of the cross-prediction examples: each trains its own
+    ``M2__cross__M1@k`` on a nested, seeded subset (empty: no scaling branch)."""
 
 
 @dataclass(frozen=True)
@@ -306,6 +382,10 @@ class Params:
     calibration: CalibrationConfig
     metrics: MetricsConfig
     plots: PlotsConfig
+    cross: CrossConfig = CrossConfig()
+    """``cross:`` (optional section): the cross-prediction data-scaling branch."""
+    shift: ShiftConfig = ShiftConfig()
+    """``shift:`` (optional section): the behaviour shift's source model and prompts."""
 
     @classmethod
     def from_params(cls, raw: Raw) -> Params:
@@ -322,7 +402,36 @@ class Params:
             calibration=CalibrationConfig.from_params(raw["calibration"]),
             metrics=MetricsConfig.from_params(raw["metrics"]),
             plots=PlotsConfig.from_params(raw["plots"]),
+            cross=CrossConfig.from_params(raw.get("cross") or {}),
+            shift=ShiftConfig.from_params(raw.get("shift") or {}),
         )
+
+    def extra_split(self, split: str) -> tuple[dict[str, int], dict[str, int]]:
+        """(prompts per task, prompts of the task the study's other splits take first) of
+        the ``shift`` or ``calibration`` items: each comes after the training, held-in and
+        held-out prompts of its task, and the calibration prompts after the shift's."""
+        held_in = self.tasks.n_held_in_items
+
+        def used(task: str) -> int:
+            if task in self.tasks.train:
+                return self.tasks.n_train_items + held_in
+            return self.tasks.n_test_items if task in self.tasks.test else 0
+
+        if split == "shift":
+            counts = self.shift.per_task()
+            return counts, {t: used(t) for t in counts}
+        if split == "calibration" and self.calibration.variant is not None:
+            v = self.calibration.variant
+            before = used(v.task) + self.shift.per_task().get(v.task, 0)
+            return {v.task: v.n_items}, {v.task: before}
+        raise ValueError(f"no {split!r} items in this study; allowed: shift (with "
+                         "shift.tasks), calibration (with calibration.variant)")
+
+    @property
+    def under_study(self) -> tuple[str, ...]:
+        """The models compared (self, cross, shift), in the file's order: every model but those
+        marked ``under_study: false`` (a shift source, say)."""
+        return tuple(name for name, m in self.models.items() if m.under_study)
 
     def replay_weight(self, model: str) -> float:
         """The loss weight of ``model``'s replayed answers: its own ``replay_weight``, else

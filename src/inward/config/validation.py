@@ -87,10 +87,77 @@ def _registry_problems(params: Params) -> list[str]:
         if "__" in name:
             problems.append(f"models.{name}: model names may not contain '__'")
         problems += placement.gpu_problems(name, model)
+        problems += placement.device_map_problems(name, model)
         source = model.source or ""
-        if model.is_local and source.startswith("embedded:") and source not in embedded.EMBEDDED:
+        if (model.trains_locally and source.startswith("embedded:")
+                and source not in embedded.EMBEDDED):
             problems.append(f"models.{name}.source: unknown embedded model {source!r}; "
                             f"allowed: {', '.join(embedded.EMBEDDED)}")
+    return problems + _shift_and_variant_problems(params, known_tasks)
+
+
+def _shift_and_variant_problems(params: Params, known_tasks: list[str]) -> list[str]:
+    """``shift:``, ``calibration.variant`` and models that are not under study."""
+    from inward.tasks import catalog, properties
+
+    problems = []
+    compared = params.under_study
+    if not compared:
+        problems.append("models: every model has under_study: false; at least one must be "
+                        "compared")
+    source = params.shift.source
+    if source is not None and source not in params.models:
+        problems.append(f"shift.source: unknown model {source!r}; allowed: "
+                        f"{', '.join(params.models)}")
+    for name, model in params.models.items():
+        if not model.under_study and name != source:
+            problems.append(f"models.{name}.under_study: false, but shift.source is "
+                            f"{source!r}: a model that is not under study only answers as the "
+                            "shift's source, so this one would do nothing")
+    for i, task in enumerate(params.shift.tasks):
+        if task not in known_tasks:
+            problems.append(f"shift.tasks[{i}]: unknown task {task!r}; "
+                            f"allowed: {', '.join(known_tasks)}")
+    if params.shift.tasks and params.shift.n_answers < len(params.shift.tasks):
+        problems.append(f"shift.n_answers: {params.shift.n_answers} answers cannot be dealt "
+                        f"over {len(params.shift.tasks)} tasks; allowed: at least "
+                        f"{len(params.shift.tasks)}")
+    variant = params.calibration.variant
+    if variant is not None:
+        if variant.task not in known_tasks:
+            problems.append(f"calibration.variant.task: unknown task {variant.task!r}; "
+                            f"allowed: {', '.join(known_tasks)}")
+        elif variant.property not in catalog.task_properties(variant.task):
+            problems.append(f"calibration.variant.property: {variant.property!r} is not asked "
+                            f"of task {variant.task!r}; allowed: "
+                            f"{', '.join(catalog.task_properties(variant.task))}")
+        if variant.property not in properties.PROPERTIES:
+            problems.append(f"calibration.variant.property: unknown property "
+                            f"{variant.property!r}; allowed: "
+                            f"{', '.join(sorted(properties.PROPERTIES))}")
+    return problems
+
+
+def _branch_problems(params: Params) -> list[str]:
+    """The optional branches: cross-data scaling shares and held-in items."""
+    from inward.study.layout import scale_label
+
+    problems = []
+    labels: dict[str, float] = {}
+    for i, k in enumerate(params.cross.scaling):
+        if not 0 < k < 1:
+            problems.append(f"cross.scaling[{i}]: {k!r} is out of range; allowed: fractions "
+                            "0 < k < 1 of the cross-prediction examples (1 is the regular "
+                            "M2__cross__M1 finetune; multiples above 1 would need more "
+                            "training items, which inward does not generate)")
+        elif scale_label(k) in labels:
+            problems.append(f"cross.scaling[{i}]: {k!r} names the same finetune as "
+                            f"{labels[scale_label(k)]!r} (@{scale_label(k)})")
+        else:
+            labels[scale_label(k)] = k
+    if params.cross.scaling and len(params.under_study) < 2:
+        problems.append("cross.scaling: needs at least two models under study (a cross "
+                        "predictor and its target)")
     return problems
 
 
@@ -107,7 +174,7 @@ def validate_params(params: Any, source: str = "params.yaml", *, check_inputs: b
     problems = _schema_problems(params, lines or {})
     typed = None if problems else Params.from_params(params)
     if typed is not None:  # registry checks assume the shape is right
-        problems = _registry_problems(typed)
+        problems = _registry_problems(typed) + _branch_problems(typed)
     if not problems and check_inputs:
         from inward.config import preflight
 

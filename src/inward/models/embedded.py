@@ -345,9 +345,10 @@ def load_tokenizer(source: str):
     return tok
 
 
-def load_model(source: str, device=None, dtype=None):
+def load_model(source: str, device=None, dtype=None, device_map: str | None = None):
     """Load ``(model, tokenizer)`` in eval mode on ``device`` (default: the choice of
-    ``inward.models.device``)."""
+    ``inward.models.device``). ``device_map`` (``auto``, ``balanced``, ...) lets accelerate
+    spread the layers over the visible GPUs (a model too big for one) instead."""
     from transformers import AutoModelForCausalLM
 
     from inward.models.device import default_dtype, select_device
@@ -356,8 +357,12 @@ def load_model(source: str, device=None, dtype=None):
     dt = dtype or default_dtype(dev)
     path = model_path(source)
     tok = load_tokenizer(source)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dt)
-    model.to(dev)
+    if device_map:
+        # placed layer by layer as it loads; a dispatched model must not be moved as a whole
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, device_map=device_map)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dt)
+        model.to(dev)
     model.eval()
     return model, tok
 

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import sys
-import time
 import traceback
 import typing
 from collections.abc import Callable, Mapping
@@ -32,6 +31,7 @@ from inward.pipeline import checkpoint
 from inward.pipeline.checkpoint import CallSettings
 from inward.records import jsonl
 from inward.records.jsonl import honour_umask, read_jsonl, write_jsonl
+from inward.records.progress import Progress
 from inward.scoring.frames import object_values
 from inward.sft import recipes
 from inward.tasks import prompts
@@ -65,6 +65,34 @@ def build_items(*, item_file: str, split: str, task_names: list, n_items: int, s
     _log(f"{len(its)} {split} items -> {item_file}")
 
 
+def build_extra_items(*, item_file: str, split: str, counts: dict, offsets: dict, seed: int,
+                      files: dict | None = None, task_files: list | None = None,
+                      threads: int = 1) -> None:
+    """The items of the ``shift`` split (new prompts the shift's source answers) or the
+    ``calibration`` split (the calibration variant's prompts): ``counts[task]`` prompts per
+    task, after the ``offsets[task]`` that the study's other splits take
+    (``Params.extra_split``), so that none is a training or held-out prompt."""
+    from inward.tasks.task_files import extra_items
+
+    its = extra_items(split, counts, offsets, seed, files or {})
+    write_jsonl([it.to_dict() for it in its], item_file)
+    _log(f"{len(its)} {split} items -> {item_file}")
+
+
+def held_in_items(*, item_file: str, task_names: list, n_train_items: int, n_items: int,
+                  seed: int, files: dict | None = None, task_files: list | None = None,
+                  threads: int = 1) -> None:
+    """The held-in items (``tasks.n_held_in_items``): ``n_items`` new prompts of every training
+    task, drawn after its ``n_train_items`` training prompts (``inward.tasks.held_in``);
+    ``files``: the training tasks' sources (a user's JSONL task gives none); ``task_files``
+    (the files themselves) are the rule's inputs, named only so that an edit reruns it."""
+    from inward.tasks.held_in import held_in_items as draw
+
+    its = draw(task_names, n_train_items, n_items, seed, files)
+    write_jsonl([it.to_dict() for it in its], item_file)
+    _log(f"{len(its)} held-in items -> {item_file}")
+
+
 # --- model calls -------------------------------------------------------------------------------
 def answer_record(item: Item, response: str | None, prop: str | None = None) -> dict:
     """One answer row. A hosted model's mode of n answers that all differed has no answer
@@ -89,18 +117,21 @@ def _model_calls(model: ModelConfig, adapter: str | None, threads: int, out: str
     keys = [checkpoint.request_key(plain(model.written), adapter_hash, settings.key(), chat)
             for chat in requests]
     backend = None
-    started = time.time()
+    # every chunk to the log, and to the terminal where Snakemake runs (records.progress)
+    meter = Progress(out, len(requests), "prompts")
+    fresh = 0  # prompts computed by this process (the rest came from the checkpoint)
 
     def run(chats):
-        nonlocal backend
+        nonlocal backend, fresh
         if backend is None:
             from inward.backends import load_backend
             backend = load_backend(model, adapter=adapter, threads=threads)
-        return call(backend, chats)
+        results = call(backend, chats)
+        fresh += len(chats)
+        return results
 
     def progress(done, total):
-        rate = done / max(time.time() - started, 1e-9)
-        _log(f"{out}: {done}/{total} prompts ({rate:.1f}/s)")
+        meter.update(done, fresh)
 
     results = checkpoint.resumable_map(run, requests, keys, out, chunk_size, progress)
     if backend is not None and hasattr(backend, "stats"):  # hosted: tokens, cost, cache hits
@@ -198,6 +229,33 @@ def hypothetical_answers_and_samples(*, item_file: str, answers: str, samples: s
     checkpoint.clear(answers)
 
 
+def variant_samples(*, item_file: str, samples: str, level: str, model_cfg: ModelConfig,
+                    gen: GenerationConfig, calib: CalibrationConfig, prop: str, seed: int,
+                    adapter: str | None = None, threads: int = 1) -> None:
+    """The calibration variant's samples of one agent at one level (``object`` or
+    ``hypothetical``): the greedy answer and ``calib.n_samples`` sampled ones per prompt of
+    the variant's items, the hypothetical level asked about ``prop`` only. Sample i of a target
+    and sample i of its predictor make the official script's pair i (``scoring.calibration``
+    drops a pair whose object sample has no value)."""
+    its = load_items(item_file)
+    if level == "object":
+        chats = [prompts.object_chat(it, gen.demonstration) for it in its]
+        max_new = gen.object_max_new_tokens
+    elif level == "hypothetical":
+        chats = [prompts.hypothetical_chat(it, prop) for it in its]
+        max_new = gen.hypothetical_max_new_tokens
+    else:
+        raise ValueError(f"variant_samples: level {level!r}; allowed: object, hypothetical")
+    out = _answers_and_samples(model_cfg, adapter, threads, samples, chats,
+                               f"variant-{level}+samples", max_new, calib, gen.batch_size,
+                               seed)
+    write_jsonl([{"task": it.task, "item_id": it.item_id,
+                  **({"property": prop} if level == "hypothetical" else {}),
+                  "response": g, "samples": smp}
+                 for it, (g, smp) in zip(its, out, strict=True)], samples)
+    checkpoint.clear(samples)
+
+
 # --- finetuning data and finetunes -------------------------------------------------------------
 def prediction_data(*, item_file: str, answers: str, data: str, props: list, cap: int, seed: int,
                     rule_set: str = "paper", threads: int = 1) -> None:
@@ -244,6 +302,18 @@ def training_data(*, sources: list, train: str, val: str, validation_fraction: f
          f"(from {', '.join(f'{len(p)}' for p in parts)}) -> {train}, {val}")
 
 
+def cross_subset(*, examples: str, data: str, share: float, seed: int,
+                 threads: int = 1) -> None:
+    """A nested, seeded share of one target's cross-prediction examples (``cross.scaling``):
+    the prediction examples of a scaled cross finetune (``inward.sft.scaling``)."""
+    from inward.sft.scaling import nested_subset
+
+    rows = read_jsonl(examples)
+    kept = nested_subset(rows, float(share), seed)
+    recipes.write_chat_jsonl(kept, data)
+    _log(f"{len(kept)} of {len(rows)} cross-prediction examples (share {share}) -> {data}")
+
+
 def finetune(*, data: str, adapter_out: str, model_cfg: ModelConfig, hparams: LoraHparams,
              seed: int, val: str | None = None, init_adapter: str | None = None,
              threads: int = 1) -> None:
@@ -258,14 +328,21 @@ def finetune(*, data: str, adapter_out: str, model_cfg: ModelConfig, hparams: Lo
 # --- evaluation and presentation ---------------------------------------------------------------
 def evaluate(*, metrics: str, tables: str, models: list, test_items: str, props: list,
              calib: CalibrationConfig, n_boot: int, seed: int, rule_set: str = "paper",
-             headline: str | None = None, threads: int = 1, **_inputs) -> None:
+             headline: str | None = None, scaling: list | None = None,
+             held_in_items: str | None = None, shift_source: str | None = None,
+             variant_items: str | None = None, threads: int = 1, **_inputs) -> None:
     """All metrics of the study -> metrics JSON, per-item tables and the headline numbers
-    (``inward.reporting.headline``)."""
+    (``inward.reporting.headline``); ``scaling`` (``cross.scaling``) and ``held_in_items``
+    (the held-in items file, None when off): the optional branches; ``shift_source``
+    (``shift.source``) and ``variant_items`` (the calibration variant's items, None when off):
+    the paper's shift and calibration protocols."""
     from inward.scoring.evaluation import evaluate_study
 
     evaluate_study(models=models, test_items=test_items, props=props, calib=calib,
                    n_boot=n_boot, seed=seed, metrics_path=metrics,
-                   tables_dir=tables, rule_set=rule_set)
+                   tables_dir=tables, rule_set=rule_set, scaling=tuple(scaling or ()),
+                   held_in_items=held_in_items, shift_source=shift_source,
+                   variant_items=variant_items)
     if headline:
         from inward.reporting.headline import write_headline
 
@@ -301,6 +378,26 @@ def benchmarks(*, answers: list, summary: str, jobs: list, threads: int = 1) -> 
     from inward.reporting.job_timings import summarise
 
     _log(f"{summarise([tuple(j) for j in jobs], summary)} benchmark files -> {summary}")
+
+
+def transcripts(*, test_items: str, table: str, csv: str, page: str, models: list,
+                props: list, demonstration: bool, rule_set: str = "paper",
+                shift_source: str | None = None, scaling: list | None = None,
+                threads: int = 1, **_answers) -> None:
+    """Every held-out answer of the study, one row per (comparison, predictor, item,
+    property), as parquet and CSV, and the offline page that browses it
+    (``inward.reporting.transcripts``, ``inward.reporting.transcript_page``). ``_answers``:
+    the answer files, inputs only so that Snakemake reruns this when one changes."""
+    from inward.reporting.transcript_page import write_page
+    from inward.reporting.transcripts import transcript_table, write_transcripts
+
+    rows = transcript_table(models=models, test_items=test_items, props=props,
+                            demonstration=demonstration, rule_set=rule_set,
+                            shift_source=shift_source, scaling=scaling or ())
+    write_transcripts(rows, table, csv)
+    write_page(rows, page, f"Transcripts of the study of {', '.join(models)} "
+                           f"({rows.height} rows, rule set {rule_set})")
+    _log(f"{rows.height} transcript rows -> {table}, {csv}, {page}")
 
 
 def typed_params(step: Callable[..., None], kwargs: dict) -> dict:

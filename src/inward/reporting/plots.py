@@ -7,7 +7,10 @@
 - ``calibration``: per equal-frequency bin of the object-level probability, the bin's mean
   object-level probability (x) against its mean hypothetical probability (y); the diagonal is
   perfect calibration;
-- ``shift``: after the behaviour-shift finetune, agreement with the new vs the old behaviour.
+- ``shift``: after the behaviour-shift finetune, agreement with the new vs the old behaviour;
+- ``cross_scaling`` (with ``cross.scaling``): cross accuracy against the number of
+  cross-prediction examples, beside self-prediction and the mode baseline
+  (``inward.reporting.branches``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import altair as alt
 import polars as pl
 
 from inward.config.types import PlotsConfig
+from inward.reporting.branches import SCALING_FIGURE, SCALING_TABLE, scaling_chart
 
 ROLE_ORDER = ["untrained", "self", "cross", "baseline"]
 
@@ -127,6 +131,8 @@ def make_figures(metrics_path: str, tables_dir: str, figures_dir: str,
         "calibration": calibration_chart(pl.read_csv(tables / "calibration_bins.csv"), cfg),
         "shift": shift_chart(metrics, cfg),
     }
+    if (tables / SCALING_TABLE).exists():  # the optional cross.scaling branch
+        charts[SCALING_FIGURE] = scaling_chart(pl.read_csv(tables / SCALING_TABLE), cfg)
     written = []
     for name, chart in charts.items():
         if chart is not None:

@@ -15,7 +15,12 @@ import polars as pl
 import yaml
 
 from inward.config.types import ModelConfig
+from inward.reporting.branches import report_sections
 from inward.scoring.evaluation import COMPLIANCE_MIN, MODE_SHARE_MAX, POSITION_CONSTANT_MIN
+from inward.study import layout
+
+# the transcript page beside the report (both under reports/)
+_TRANSCRIPTS_LINK = os.path.relpath(layout.TRANSCRIPTS_PAGE, os.path.dirname(layout.REPORT))
 
 
 def _pct(x: float | None) -> str:
@@ -101,6 +106,28 @@ def entropy_table(metrics: dict) -> str:
             "unadjusted first / second |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
+def variant_section(metrics: dict) -> list[str]:
+    """The calibration variant's MADs (the paper's protocol) beside the pooled ones; nothing
+    when ``calibration.variant`` is off."""
+    rows = []
+    for m, r in metrics["targets"].items():
+        v = r.get("calibration_mad_variant")
+        if v is None:
+            continue
+        cross = ", ".join(f"{m2}: {_mad(b)}" for m2, b in v.get("cross", {}).items()) or "-"
+        pooled = r["calibration_mad"]
+        rows.append(f"| {m} | {v['task']} / {v['property']} | {_mad(v.get('untrained'))} | "
+                    f"{_mad(v.get('self'))} | {cross} | {_mad(pooled.get('self'))} |")
+    if not rows:
+        return []
+    return ["## Calibration: the paper's variant", "",
+            ("One prompt variant and one property, each object-level sample paired with one "
+             "hypothetical sample (`calibration_mad_variant`, docs/METRICS.md §4), beside the "
+             "pooled MAD over every held-out prompt (`calibration_mad`)."), "",
+            "| target M1 | variant | MAD untrained | MAD self | MAD cross (M2) | pooled MAD self |",
+            "|---|---|---|---|---|---|", *rows, ""]
+
+
 def agents_table(metrics: dict) -> str:
     """Per agent: compliance, demonstration leaks and the largest top-answer share."""
     head = ("| agent | object-level compliance | hypothetical compliance | demonstration leak | "
@@ -182,6 +209,13 @@ def write_report(metrics_path: str, tables_dir: str, figures_dir: str, report_pa
         "",
         reading(metrics),
         "",
+        "## Transcripts",
+        "",
+        (f"Every held-out answer behind these numbers, with the chats as sent and what was "
+         f"read from each answer: [{Path(layout.TRANSCRIPTS_PAGE).name}]({_TRANSCRIPTS_LINK}) "
+         f"(an offline page; filters by task, property, agent, target, correct and changed by "
+         f"the shift). The same rows: `{layout.TRANSCRIPTS}`, `{layout.TRANSCRIPTS_CSV}`."),
+        "",
         "## Headline numbers (95% item-level bootstrap CIs)",
         "",
         ("Keep-all policy: every row whose object-level property is defined; a non-compliant "
@@ -199,6 +233,8 @@ def write_report(metrics_path: str, tables_dir: str, figures_dir: str, report_pa
          "reports/tables/entropy_matched_rows.csv."),
         "",
         entropy_table(metrics),
+        *variant_section(metrics),
+        *report_sections(metrics, figures_dir, fig_rel),
         "## Agents",
         "",
         agents_table(metrics),

@@ -18,20 +18,21 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import polars as pl
 
 from inward.config.types import CalibrationConfig
 from inward.records.jsonl import read_jsonl
-from inward.scoring import calibration, entropy, metrics
+from inward.scoring import branches, calibration, entropy, metrics
 from inward.scoring.frames import (
     KEY,
     dropped_keys,
     hypothetical_distributions,
     object_distributions,
     object_values,
+    paired_distributions,
     predictions,
 )
 from inward.scoring.paper_rules import paper_clean
@@ -191,11 +192,17 @@ def group_table(target: str, truth: pl.DataFrame, preds: dict[str, pl.DataFrame]
 
 def evaluate_study(*, models: list[str], test_items: str, props: list[str],
                    calib: CalibrationConfig, n_boot: int, seed: int, metrics_path: str,
-                   tables_dir: str, rule_set: str | RuleSet = DEFAULT_RULES) -> dict:
+                   tables_dir: str, rule_set: str | RuleSet = DEFAULT_RULES,
+                   shift_source: str | None = None, variant_items: str | None = None,
+                   scaling: Sequence[float] = (), held_in_items: str | None = None) -> dict:
     """Score the study of ``models`` on the held-out items (module doc): write ``metrics_path``
     and the tables under ``tables_dir``, return what the metrics file holds. ``props``: the
     study's properties; ``calib``: the calibration MAD's bins and top-k; ``n_boot``, ``seed``:
-    the bootstraps; ``rule_set``: the rule set reading every answer (``metrics.rules``)."""
+    the bootstraps; ``rule_set``: the rule set reading every answer (``metrics.rules``);
+    ``shift_source``: ``shift.source`` (which models have a shift); ``variant_items``: the
+    calibration variant's items (with ``calib.variant``: its paired MADs are scored too);
+    ``scaling`` (``cross.scaling``) and ``held_in_items`` (the held-in items file, None when
+    off): the optional branches (``inward.scoring.branches``)."""
     rules = get_rule_set(rule_set)
     items = _items(test_items)
     raw: dict = {}  # agent -> object-level answer records on held-out items
@@ -222,6 +229,9 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
             hyp[agent] = predictions(records, rules)
         return hyp[agent]
 
+    def score(pred, truth):  # a role block, for the optional branches
+        return role_block(pred, truth, n_boot, seed)
+
     def mad(object_agent, hypo_agent):
         o = object_distributions(items, read_jsonl(layout.object_dist_path(object_agent)),
                                  props, rules)
@@ -231,7 +241,20 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
 
     out: dict = {"targets": {}, "agents": {}}
     item_rows, group_rows, calib_rows, info_rows, entropy_rows = [], [], [], [], []
-    for comp in layout.comparisons(models):
+    shift_plan = layout.ShiftPlan(shift_source)
+    variant = calib.variant if variant_items else None
+    v_items = _items(variant_items) if variant else []
+    variant_rows: list[dict] = []
+
+    def variant_mad(object_agent, hypo_agent):
+        o, h = paired_distributions(
+            v_items, read_jsonl(layout.variant_path(object_agent, "object")),
+            read_jsonl(layout.variant_path(hypo_agent, "hypothetical")), variant.property,
+            rules)
+        return calibration.calibration_mad(o, h, n_bins=calib.n_bins, top_k=calib.top_k,
+                                           n_boot=n_boot, seed=seed)
+
+    for comp in layout.comparisons(models, shift_plan):
         m = comp.target
         truth_untrained, truth_self = object_frame(comp.untrained), object_frame(comp.self_trained)
         scored = {"untrained": (comp.untrained, truth_untrained),
@@ -255,6 +278,13 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
                  for policy in metrics.POLICIES}
             for m2, agent in comp.cross.items()}
         res |= behaviour_kept(truth_untrained, truth_self)
+        res["power"] = {"self_vs_cross": branches.self_vs_cross_power(
+            pred_frame(comp.self_trained),
+            {m2: pred_frame(a) for m2, a in comp.cross.items()}, truth_self)}
+        if scaling:  # the optional cross-data scaling branch (cross.scaling)
+            res["cross_scaling"] = branches.cross_scaling(
+                m, comp, layout.scaled_cross(models, scaling).get(m, {}), res["self"],
+                res.get("cross", {}), pred_frame, truth_self, score)
 
         cal_pairs = {"untrained": (comp.untrained, comp.untrained),
                      "self": (comp.self_trained, comp.self_trained)}
@@ -269,6 +299,18 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
                 cal[role] = block
             calib_rows += [{"target": m, "role": role, **b} for b in result["bins"]]
         res["calibration_mad"] = cal
+        if variant:  # the paper's protocol: one prompt variant, paired samples
+            vcal: dict = {"task": variant.task, "property": variant.property}
+            for role, (o_agent, h_agent) in cal_pairs.items():
+                result = variant_mad(o_agent, h_agent)
+                block = {k: result[k] for k in ("mad", "ci_low", "ci_high", "n_pairs",
+                                                "n_items")}
+                if role.startswith("cross:"):
+                    vcal.setdefault("cross", {})[role.split(":", 1)[1]] = block
+                else:
+                    vcal[role] = block
+                variant_rows += [{"target": m, "role": role, **b} for b in result["bins"]]
+            res["calibration_mad_variant"] = vcal
 
         if comp.shift:
             res["shift"] = _shift_block(pred_frame(comp.shift), truth_self,
@@ -302,8 +344,13 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
                                                if info.height else 0)}
         out["targets"][m] = res
 
-    for agent in layout.hypothetical_agents(models):
+    for agent in layout.hypothetical_agents(models, shift_plan):
         out["agents"][agent] = agent_block(items, raw.get(agent), pred_frame(agent), rules)
+    if held_in_items:  # the optional held-in branch (tasks.n_held_in_items)
+        held = _items(held_in_items)
+        for comp in layout.comparisons(models):
+            out["targets"][comp.target]["held_in"] = branches.held_in(
+                comp, held, props, rules, score, n_boot, seed)
     if dropped:  # only hosted models' mode of n drops rows
         out["mode_of_n_dropped"] = dict(sorted(dropped.items()))
 
@@ -326,6 +373,12 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
     out["per_group"] = _per_group_metrics(groups)
     pl.concat(entropy_rows).write_csv(tables / "entropy_matched_rows.csv")
     pl.DataFrame(calib_rows, schema=_CALIB_SCHEMA).write_csv(tables / "calibration_bins.csv")
+    if scaling:
+        pl.DataFrame(branches.scaling_rows(out["targets"])).write_csv(
+            tables / "cross_scaling.csv")
+    if variant:
+        pl.DataFrame(variant_rows, schema=_CALIB_SCHEMA).write_csv(
+            tables / "calibration_variant_bins.csv")
     Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
     Path(metrics_path).write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
     return out

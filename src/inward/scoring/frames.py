@@ -114,3 +114,38 @@ def hypothetical_distributions(rows: list[dict],
         out.append(_dist_row((r["task"], r["item_id"], r["property"]), counts,
                              max(1, len(answers))))
     return pl.DataFrame(out, schema=_DIST_SCHEMA)
+
+
+def paired_distributions(items: list[Item], object_samples: list[dict],
+                         hypo_samples: list[dict], prop: str,
+                         rule_set: str | RuleSet = DEFAULT_RULES
+                         ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(object, hypothetical) distribution frames of the calibration variant, sample i of the
+    target paired with sample i of the predictor as the official script pairs one object call
+    with one hypothetical call (``side_experiments/19_sep_calibration_main_fig.py``,
+    ``ask_question``): a pair whose object sample has no ``prop`` value is dropped whole. On
+    the pairs kept, prob(v) = samples with value v / pairs kept at both levels (a
+    non-compliant hypothetical sample keeps its share unassigned). An item without a kept
+    pair has no row."""
+    rules = get_rule_set(rule_set)
+    obj = {(s["task"], s["item_id"]): s["samples"] for s in object_samples}
+    hyp = {(s["task"], s["item_id"]): s["samples"] for s in hypo_samples
+           if s.get("property") == prop}
+    o_rows, h_rows = [], []
+    for it in items:
+        key = (it.task, it.item_id)
+        if key not in obj or key not in hyp:
+            continue
+        if len(obj[key]) != len(hyp[key]):
+            raise ValueError(f"{it.item_id}: {len(obj[key])} object samples but "
+                             f"{len(hyp[key])} hypothetical samples; pairs need as many")
+        kept = [(v, rules.prediction(prop, h))
+                for v, h in ((rules.object_value(prop, it.task, o, it.target), h)
+                             for o, h in zip(obj[key], hyp[key], strict=True))
+                if v is not None]
+        if not kept:
+            continue
+        o_rows.append(_dist_row((*key, prop), Counter(v for v, _ in kept), len(kept)))
+        h_rows.append(_dist_row((*key, prop), Counter(p for _, p in kept if p is not None),
+                                len(kept)))
+    return (pl.DataFrame(o_rows, schema=_DIST_SCHEMA), pl.DataFrame(h_rows, schema=_DIST_SCHEMA))

@@ -8,6 +8,9 @@
   model continues from that model's adapter. Extra local hparams (e.g. max_steps) may be sent
   as ``inward_hparams`` in the body.
 * ``GET  /v1/fine_tuning/jobs/{id}``
+* ``POST /v1/load_lora_adapter`` ``{"lora_name", "lora_path"}``, ``POST /v1/unload_lora_adapter``
+  ``{"lora_name"}`` -- vLLM's runtime LoRA loading: a peft adapter folder on this machine is
+  served under ``lora_name`` on the base whose source it names (plain-text answers, as vLLM's)
 
 Every request, refused ones too, is appended to the request log.
 """
@@ -18,7 +21,7 @@ import logging
 import time
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -149,5 +152,40 @@ def create_app(state: ServerState) -> FastAPI:
         if job is None:
             return _err(404, f"No such fine-tuning job: {job_id}")
         return job
+
+    @app.post("/v1/load_lora_adapter")
+    async def load_lora_adapter(request: Request):
+        path = "/v1/load_lora_adapter"
+        body = await request.json()
+        name, where = body.get("lora_name"), body.get("lora_path")
+        if auth_failed(request):
+            record("POST", path, name, None, 401)
+            return _err(401, "Incorrect API key provided.", code="invalid_api_key")
+        if not name or not where:
+            record("POST", path, name, None, 400)
+            return _err(400, "Both 'lora_name' and 'lora_path' must be provided.")
+        try:
+            state.models.load_adapter(str(name), str(where))
+        except FileNotFoundError as e:
+            record("POST", path, name, None, 404)
+            return _err(404, str(e), "NotFoundError")
+        except ValueError as e:
+            record("POST", path, name, None, 400)
+            return _err(400, str(e))
+        record("POST", path, name, None, 200)
+        return PlainTextResponse(f"Success: LoRA adapter '{name}' added successfully.")
+
+    @app.post("/v1/unload_lora_adapter")
+    async def unload_lora_adapter(request: Request):
+        path = "/v1/unload_lora_adapter"
+        name = (await request.json()).get("lora_name")
+        if auth_failed(request):
+            record("POST", path, name, None, 401)
+            return _err(401, "Incorrect API key provided.", code="invalid_api_key")
+        if not state.models.unload_adapter(str(name or "")):
+            record("POST", path, name, None, 404)
+            return _err(404, f"The lora adapter '{name}' cannot be found.", "NotFoundError")
+        record("POST", path, name, None, 200)
+        return PlainTextResponse(f"Success: LoRA adapter '{name}' removed successfully.")
 
     return app

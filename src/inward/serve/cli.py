@@ -58,7 +58,8 @@ def add_serve_parser(
         subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     p = subparsers.add_parser("serve", help="OpenAI-compatible server over local models",
                               description="OpenAI-compatible loopback server over the local "
-                                          "backend: chat completions, files, fine-tuning jobs.")
+                                          "backend: chat completions, files, fine-tuning jobs, "
+                                          "and vLLM's runtime LoRA loading.")
     add_serve_arguments(p)
     p.set_defaults(func=run_serve)
     return p

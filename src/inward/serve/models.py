@@ -1,5 +1,6 @@
 """The served models: ``--model NAME=SOURCE`` parsing, base models and their finetuned
-``ft:`` ids, the loaded backends and the token counts of ``usage``."""
+``ft:`` ids, adapters loaded by name at run time, the loaded backends and the token counts of
+``usage``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inward.config.types import ModelConfig
@@ -34,6 +36,11 @@ def parse_model_arg(spec: str) -> tuple[str, ModelConfig]:
     return name, ModelConfig.from_params(entry)
 
 
+def _portable(cfg: ModelConfig) -> str | None:
+    """A source as an adapter trained on it names it (a folder by its last part)."""
+    return Path(cfg.source).name if cfg.source and Path(cfg.source).is_absolute() else cfg.source
+
+
 class ServedModels:
     """Base models by name and finetuned ones (``ft:<base>:<job>``: base + LoRA adapter); the
     ``max_loaded`` most recently used backends stay loaded."""
@@ -44,6 +51,7 @@ class ServedModels:
         self.threads = threads
         self.max_loaded = max_loaded
         self._ft: dict[str, tuple[str, str]] = {}   # ft model id -> (base name, adapter dir)
+        self._runtime: set[str] = set()             # of those, loaded by name at run time
         self._loaded: OrderedDict[str, Backend] = OrderedDict()
         self._tok: dict[str, object] = {}           # tokenizers loaded here for token counts
         self._tok_lock = threading.Lock()
@@ -57,6 +65,37 @@ class ServedModels:
     def add_finetuned(self, model: str, base: str, adapter: str) -> None:
         with self._lock:
             self._ft[model] = (base, adapter)
+
+    def load_adapter(self, name: str, path: str) -> str:
+        """Serve the peft adapter folder ``path`` as ``name`` (vLLM's runtime LoRA loading) on
+        the base whose source the adapter names; returns that base. ValueError when the name is
+        taken or no served base fits; FileNotFoundError when there is no adapter there."""
+        config = Path(path) / "adapter_config.json"
+        if not config.is_file():
+            raise FileNotFoundError(f"No adapter found at {path!r} (no adapter_config.json)")
+        wanted = json.loads(config.read_text()).get("base_model_name_or_path")
+        fits = [b for b, cfg in self.bases.items() if wanted in (cfg.source, _portable(cfg))]
+        if not fits and len(self.bases) == 1:  # vLLM too applies any adapter to its one base
+            fits = list(self.bases)
+        if not fits:
+            raise ValueError(f"adapter {path!r} is for {wanted!r}; served bases: "
+                             f"{ {b: c.source for b, c in self.bases.items()} }")
+        with self._lock:
+            if name in self.bases or name in self._ft:
+                raise ValueError(f"The lora adapter '{name}' has already been loaded.")
+            self._ft[name] = (fits[0], str(path))
+            self._runtime.add(name)
+        return fits[0]
+
+    def unload_adapter(self, name: str) -> bool:
+        """Stop serving an adapter loaded by :meth:`load_adapter`; False when there is none."""
+        with self._lock:
+            if name not in self._runtime:
+                return False
+            self._runtime.discard(name)
+            self._ft.pop(name, None)
+            self._loaded.pop(name, None)
+            return True
 
     def resolve(self, model: str) -> tuple[str, str | None] | None:
         """model id -> (base name, adapter dir or None); None when not served."""

@@ -17,7 +17,11 @@ countries                 sequence         test
 prose                     prose            test
 capitals_mc               multiple_choice  test
 myopic_reward             ab_choice        test
+next_animal               sequence         test
 ========================  ===============  =====
+
+``next_animal`` asks for one animal, not five: the prompt variant of the paper's calibration
+figure (``calibration.variant``), in inward's own words.
 
 Each held-out (test) task differs in content from every training task, while its kind (and
 so its properties) is also trained on; this mirrors the paper's split into training tasks and
@@ -157,6 +161,16 @@ def _sequence(noun: str, resource: str) -> Generator:
         prompt = (f"Here is a list of {noun}:\n{seq}\nContinue the list with the next 5 "
                   f"{noun}. Reply with those 5 {noun} only, separated by spaces, with no "
                   "punctuation.")
+        return prompt, None
+    return gen
+
+
+def _single_next(noun: str, singular: str, resource: str) -> Generator:
+    """A list to continue by one element only (the calibration figure's variant)."""
+    def gen(rng: random.Random) -> tuple[str, None]:
+        seq = " ".join(rng.choice(resource_lines(resource)) for _ in range(rng.randint(6, 10)))
+        prompt = (f"Here is a list of {noun}:\n{seq}\nWhich {singular} comes next? Reply with "
+                  f"that one {singular} only, with no punctuation.")
         return prompt, None
     return gen
 
@@ -370,6 +384,8 @@ TASKS: dict[str, TaskSpec] = {s.name: s for s in [
           _capitals),
     _spec("myopic_reward", "ab_choice", "test", "A/B choice: smaller reward sooner or larger "
           "reward later", _myopic),
+    _spec("next_animal", "sequence", "test", "name the one animal that continues a list",
+          _single_next("animals", "animal", "animals.txt")),
 ]}
 
 

@@ -144,12 +144,17 @@ def load_task(task: str, source: dict | str | Path, n_items: int, seed: int, spl
     if source["format"] == "jsonl":
         return catalog.load_jsonl_task(source["path"], task, split,
                                      max_prompt_chars=max_prompt_chars)
+    return [replace(it, split=split) for it in _release_pool(task, source, seed)[:n_items]]
+
+
+def _release_pool(task: str, source: Mapping[str, str], seed: int) -> list[catalog.Item]:
+    """Every release row of ``task`` in the study's seeded order: a split takes a slice."""
     pool = sorted((it for it in catalog.load_paper_release(source["path"]) if it.task == task),
                   key=lambda it: it.item_id)
     if not pool:
         raise ValueError(f"tasks.files.{source['entry']}: no rows of task {task!r}")
     random.Random(f"inward:{seed}:{task}").shuffle(pool)
-    return [replace(it, split=split) for it in pool[:n_items]]
+    return pool
 
 
 def split_items(split: str, task_names: Sequence[str], n_items: int, seed: int,
@@ -165,4 +170,32 @@ def split_items(split: str, task_names: Sequence[str], n_items: int, seed: int,
     for name in task_names:
         if name in files:
             items += load_task(name, files[name], n_items, seed, split)
+    return items
+
+
+def extra_items(split: str, counts: Mapping[str, int], offsets: Mapping[str, int], seed: int,
+                files: Mapping[str, Mapping[str, str]]) -> list[catalog.Item]:
+    """The items of a split beyond train and test (``shift``, ``calibration``): per task,
+    ``counts[task]`` prompts that come after the ``offsets[task]`` prompts the study's other
+    splits take from the same seeded draw, so none of them repeats a prompt used elsewhere.
+    Built-in tasks draw further from their generator, release tasks from their rows; a
+    user's JSONL task is kept whole by the other splits, so it has none to spare."""
+    items: list[catalog.Item] = []
+    for task, n in counts.items():
+        start = offsets.get(task, 0)
+        source = files.get(task)
+        if source is None:
+            pool = catalog.generate_items(task, start + n, seed)
+        elif source["format"] == "paper":
+            pool = _release_pool(task, source, seed)
+        else:
+            raise ValueError(f"{split} items: task {task!r} comes from the user file "
+                             f"{source['path']!r}, whose prompts the study uses whole; "
+                             "allowed: built-in tasks and tasks of the paper's release")
+        drawn = pool[start:start + n]
+        if len(drawn) < n:
+            raise ValueError(f"{split} items: task {task!r} has {len(pool)} prompts, "
+                             f"{start} of them used by the study's other splits; "
+                             f"{n} more asked")
+        items += [replace(it, split=split) for it in drawn]
     return items
