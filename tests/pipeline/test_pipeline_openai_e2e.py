@@ -15,6 +15,7 @@ import yaml
 
 from e2e_support import ENV, TINY, new_study_repo, sh
 from inward.serve import LoopbackServer
+from inward.study import layout
 from study_compare import assert_matches_first_study
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -40,9 +41,13 @@ def test_openai_backend_study_matches_the_local_backend(tiny_study, tmp_path):
         requests = server.requests()
     # every greedy answer and metric is the local run's, up to float near-ties
     assert_matches_first_study(tiny_study, repo)
-    # it really went over HTTP: finetunes were hosted jobs and the adapters are model ids
+    # it really went over HTTP: every finetune of the study (self, cross, shift and the
+    # cross-scaling branch's) was a hosted job, and the adapters are model ids
+    models = list(params["models"])
+    finetunes = (layout.finetuned_agents(models)
+                 + layout.scaled_cross_agents(models, params["cross"]["scaling"]))
     assert sum(r["path"] == "/v1/fine_tuning/jobs" and r.get("method") == "POST"
-               for r in requests) == 6
+               for r in requests) == len(finetunes) == 8
     ft = json.loads((repo / "results/adapters/smollm2__self/finetuned_model.json").read_text())
     assert ft["model"].startswith("ft:smollm2")
     usage_file = repo / "logs/usage/results/object/smollm2/test.jsonl.usage.json"
