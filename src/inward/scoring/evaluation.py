@@ -289,28 +289,11 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
         cal_pairs = {"untrained": (comp.untrained, comp.untrained),
                      "self": (comp.self_trained, comp.self_trained)}
         cal_pairs |= {f"cross:{m2}": (comp.self_trained, a) for m2, a in comp.cross.items()}
-        cal: dict = {}
-        for role, (o_agent, h_agent) in cal_pairs.items():
-            result = mad(o_agent, h_agent)
-            block = {k: result[k] for k in ("mad", "ci_low", "ci_high", "n_pairs", "n_items")}
-            if role.startswith("cross:"):
-                cal.setdefault("cross", {})[role.split(":", 1)[1]] = block
-            else:
-                cal[role] = block
-            calib_rows += [{"target": m, "role": role, **b} for b in result["bins"]]
-        res["calibration_mad"] = cal
+        res["calibration_mad"] = _mad_blocks(m, cal_pairs, mad, calib_rows, {})
         if variant:  # the paper's protocol: one prompt variant, paired samples
-            vcal: dict = {"task": variant.task, "property": variant.property}
-            for role, (o_agent, h_agent) in cal_pairs.items():
-                result = variant_mad(o_agent, h_agent)
-                block = {k: result[k] for k in ("mad", "ci_low", "ci_high", "n_pairs",
-                                                "n_items")}
-                if role.startswith("cross:"):
-                    vcal.setdefault("cross", {})[role.split(":", 1)[1]] = block
-                else:
-                    vcal[role] = block
-                variant_rows += [{"target": m, "role": role, **b} for b in result["bins"]]
-            res["calibration_mad_variant"] = vcal
+            res["calibration_mad_variant"] = _mad_blocks(
+                m, cal_pairs, variant_mad, variant_rows,
+                {"task": variant.task, "property": variant.property})
 
         if comp.shift:
             res["shift"] = _shift_block(pred_frame(comp.shift), truth_self,
@@ -382,6 +365,21 @@ def evaluate_study(*, models: list[str], test_items: str, props: list[str],
     Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
     Path(metrics_path).write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
     return out
+
+
+def _mad_blocks(target: str, cal_pairs: dict[str, tuple[str, str]],
+                score: Callable[[str, str], dict], bin_rows: list[dict], block: dict) -> dict:
+    """``block`` with one MAD per calibration pair (role -> (object agent, hypothetical
+    agent), scored by ``score``), each pair's bins appended to ``bin_rows``."""
+    for role, (o_agent, h_agent) in cal_pairs.items():
+        result = score(o_agent, h_agent)
+        numbers = {k: result[k] for k in ("mad", "ci_low", "ci_high", "n_pairs", "n_items")}
+        if role.startswith("cross:"):
+            block.setdefault("cross", {})[role.split(":", 1)[1]] = numbers
+        else:
+            block[role] = numbers
+        bin_rows += [{"target": target, "role": role, **b} for b in result["bins"]]
+    return block
 
 
 def _entropy_bars(comp: layout.Comparison, truth_untrained: pl.DataFrame,

@@ -242,13 +242,10 @@ def paired_items(hits_a: np.ndarray, hits_b: np.ndarray, cluster: np.ndarray, n_
             "n": len(a), "n_items": len(d_sum), "exact": int(how == "exact")}
 
 
-def paired_test(pred_a: pl.DataFrame, pred_b: pl.DataFrame, target: pl.DataFrame,
-                n_boot: int = 1000, seed: int = 0, policy: str = "keep_all") -> dict:
-    """Compare two predictors scored against the same target rows (e.g. self vs cross).
-
-    Rows: defined target and a row of both predictors (``compliant``: both hypotheticals
-    compliant too). diff = acc(a) - acc(b) with a paired item bootstrap CI; p_value from the
-    sign-flip permutation test over items; accuracy_a/b on those rows."""
+def paired_rows(pred_a: pl.DataFrame, pred_b: pl.DataFrame, target: pl.DataFrame,
+                policy: str = "keep_all") -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """The rows two predictors are compared on (a defined target value and a row of both;
+    ``compliant``: both answers compliant too), key-sorted, with each one's hits."""
     _check_policy(policy)
     _need(pred_a, [*KEY, "prediction"], "prediction a")
     _need(pred_b, [*KEY, "prediction"], "prediction b")
@@ -258,8 +255,19 @@ def paired_test(pred_a: pl.DataFrame, pred_b: pl.DataFrame, target: pl.DataFrame
     if policy == "compliant":
         j = j.filter(pl.col("a").is_not_null() & pl.col("b").is_not_null())
     j = j.sort(KEY)
-    ca = (j["a"] == j["value"]).fill_null(False).to_numpy().astype(bool)
-    cb = (j["b"] == j["value"]).fill_null(False).to_numpy().astype(bool)
+    hits_a = (j["a"] == j["value"]).fill_null(False).to_numpy().astype(bool)
+    hits_b = (j["b"] == j["value"]).fill_null(False).to_numpy().astype(bool)
+    return j, hits_a, hits_b
+
+
+def paired_test(pred_a: pl.DataFrame, pred_b: pl.DataFrame, target: pl.DataFrame,
+                n_boot: int = 1000, seed: int = 0, policy: str = "keep_all") -> dict:
+    """Compare two predictors scored against the same target rows (e.g. self vs cross).
+
+    Rows: defined target and a row of both predictors (``compliant``: both hypotheticals
+    compliant too). diff = acc(a) - acc(b) with a paired item bootstrap CI; p_value from the
+    sign-flip permutation test over items; accuracy_a/b on those rows."""
+    j, ca, cb = paired_rows(pred_a, pred_b, target, policy)
     out = paired_items(ca, cb, item_index(j), n_boot, seed)
     out["accuracy_a"] = float(ca.mean()) if len(ca) else None
     out["accuracy_b"] = float(cb.mean()) if len(cb) else None

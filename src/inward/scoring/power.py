@@ -21,7 +21,7 @@ from statistics import NormalDist
 import numpy as np
 import polars as pl
 
-from inward.scoring.metrics import ITEM, KEY, item_index, item_sums
+from inward.scoring.metrics import ITEM, item_index, item_sums, paired_rows
 
 ALPHA = 0.05
 POWER = 0.8
@@ -59,14 +59,7 @@ def paired_power(pred_a: pl.DataFrame, pred_b: pl.DataFrame, target: pl.DataFram
                  policy: str = "keep_all", alpha: float = ALPHA, power: float = POWER) -> dict:
     """``items_needed`` for A minus B on the rows ``metrics.paired_test`` compares: a defined
     target value and a row of both predictors (``compliant``: both answers compliant)."""
-    t = target.select([*KEY, "value"]).filter(pl.col("value").is_not_null())
-    j = (t.join(pred_a.select([*KEY, pl.col("prediction").alias("a")]), on=KEY, how="inner")
-          .join(pred_b.select([*KEY, pl.col("prediction").alias("b")]), on=KEY, how="inner"))
-    if policy == "compliant":
-        j = j.filter(pl.col("a").is_not_null() & pl.col("b").is_not_null())
-    j = j.sort(KEY)
-    hits_a = (j["a"] == j["value"]).fill_null(False).to_numpy().astype(float)
-    hits_b = (j["b"] == j["value"]).fill_null(False).to_numpy().astype(float)
-    d_sum, counts = item_sums(hits_a - hits_b, item_index(j))
+    j, hits_a, hits_b = paired_rows(pred_a, pred_b, target, policy)
+    d_sum, counts = item_sums(hits_a.astype(float) - hits_b.astype(float), item_index(j))
     n_tasks = j.select(ITEM[0]).n_unique() if j.height else 0
     return items_needed(d_sum, counts, n_tasks, alpha, power)
